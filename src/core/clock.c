@@ -1,0 +1,23 @@
+/* clock.c - see clock.h. */
+#include "core/clock.h"
+
+#include <stdio.h>
+#include <time.h>
+
+uint64_t rg_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+double rg_now_s(void) { return (double)rg_now_ns() * 1e-9; }
+
+int64_t rg_unix_time(void) { return (int64_t)time(NULL); }
+
+void rg_iso8601(int64_t t, char out[32]) {
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}

@@ -1,4 +1,4 @@
-/* runner.c - runs every registered test (and every tests/e2e/*.sh) in its
+/* runner.c - runs every registered test (and every tests/e2e/<name>.sh) in its
  * own process with a timeout; prints one line per test and a summary.
  *
  *   build/test_ragd [-v] [-t SECONDS] [FILTER...]
@@ -133,7 +133,7 @@ int main(int argc, char **argv) {
                 if (strstr(t->name, filters[f]) || strstr(t->file, filters[f])) ok = 1;
             if (!ok) continue;
         }
-        snprintf(g_tmpdir, sizeof g_tmpdir, "%s/%d", base, i);
+        if (snprintf(g_tmpdir, sizeof g_tmpdir, "%s/%d", base, i) >= (int)sizeof g_tmpdir) continue;
         mkdir(g_tmpdir, 0755);
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -18,6 +18,5 @@ void rg_iso8601(int64_t t, char out[32]) {
     time_t tt = (time_t)t;
     struct tm tm;
     gmtime_r(&tt, &tm);
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) out[0] = '\0';
 }

@@ -19,7 +19,9 @@
 #define RG_GGUF_MAX_STRING       (1u << 30)
 #define RG_GGUF_MAX_ARRAY        (1ull << 32)
 #define RG_GGUF_MAX_DIMS         4
-#define RG_GGUF_MAX_NAME         256
+#define RG_GGUF_MAX_NAME         256            /* tensor name bytes */
+#define RG_GGUF_MAX_KEY          65535          /* metadata key bytes */
+#define RG_GGUF_MAX_ALIGNMENT    (1u << 16)     /* general.alignment */
 
 /* models */
 #define RG_MAX_VOCAB             (1u << 22)

@@ -94,6 +94,23 @@ int64_t rg_gguf_n_tensors(const rg_gguf *g);
 const rg_gguf_tensor *rg_gguf_tensor_at(const rg_gguf *g, int64_t i);
 const rg_gguf_tensor *rg_gguf_find_tensor(const rg_gguf *g, const char *name);
 
+/* ---- additions (inspect, tokenizer) ---- */
+
+/* "u32", "str", "arr", ...; static storage. */
+const char *rg_gguf_type_name(rg_gguf_type t);
+/* File offset of the data section (tensor offsets are relative to it). */
+uint64_t rg_gguf_data_offset(const rg_gguf *g);
+/* Array info of kv i (by index); false when i is not an array. */
+bool rg_gguf_kv_arr(const rg_gguf *g, int64_t i, rg_gguf_type *elem, uint64_t *n);
+/* Raw little-endian elements of a numeric array (pointer into the file,
+ * valid until rg_gguf_close, possibly unaligned: read with memcpy); NULL
+ * when key is absent or not an array of numbers/bools. */
+const void *rg_gguf_arr_data(const rg_gguf *g, const char *key, rg_gguf_type *elem, uint64_t *n);
+/* Appends kv i's value as JSON to out (strings escaped; arrays show at
+ * most max_elems elements then "... N more"). */
+struct rg_buf;
+rg_status rg_gguf_kv_format(const rg_gguf *g, int64_t i, size_t max_elems, struct rg_buf *out);
+
 /* ---- writing ---- */
 
 typedef struct rg_gguf_writer rg_gguf_writer;

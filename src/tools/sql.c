@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/clock.h"
 #include "tools/tools.h"
@@ -25,8 +26,11 @@ static int authorize(void *ud, int action, const char *a, const char *b, const c
         snprintf(t->denied, sizeof t->denied, "ATTACH/DETACH is not allowed");
         return SQLITE_DENY;
     case SQLITE_PRAGMA:
-        /* reading a pragma (no argument) is fine; setting one is not */
-        if (b) {
+        /* reading a pragma (no argument) is fine, and the schema
+         * pragmas whose argument is a table name; setting one is not */
+        if (b && !(a && (!strcasecmp(a, "table_info") || !strcasecmp(a, "table_xinfo") ||
+                         !strcasecmp(a, "index_list") || !strcasecmp(a, "index_info") ||
+                         !strcasecmp(a, "index_xinfo") || !strcasecmp(a, "foreign_key_list")))) {
             snprintf(t->denied, sizeof t->denied, "setting PRAGMA %s is not allowed", a ? a : "");
             return SQLITE_DENY;
         }

@@ -1,0 +1,128 @@
+/* matmul.c - the kernel context (thread pool + activation scratch) and
+ * rg_nn_matmul: activations are converted once to the weight type's
+ * activation type, then tiles of up to RG_NN_TILE weight rows x
+ * RG_NN_TILE activation rows are computed; threads split the weight rows,
+ * so each weight row is read from memory once per call and reused for every
+ * activation row while it sits in L1.
+ *
+ * F32 weights with batch >= RG_NN_BLAS_MIN use OpenBLAS sgemm. */
+#include <cblas.h>
+#include <stdlib.h>
+
+#include "core/limits.h"
+#include "nn/nn_int.h"
+
+#define RG_NN_BLAS_MIN 16
+#define RG_NN_ALIGN 64
+
+struct rg_nn {
+    rg_pool *pool;
+    int n_threads;
+    void *scratch;
+    size_t scratch_cap;
+};
+
+rg_nn *rg_nn_new(int n_threads) {
+    rg_nn *nn = calloc(1, sizeof *nn);
+    if (!nn) return NULL;
+    if (n_threads <= 0) n_threads = rg_cpu_count();
+    if (n_threads > RG_MAX_THREADS) n_threads = RG_MAX_THREADS;
+    nn->n_threads = n_threads;
+    if (n_threads > 1) {
+        nn->pool = rg_pool_new(n_threads);
+        if (!nn->pool) {
+            free(nn);
+            return NULL;
+        }
+    }
+    return nn;
+}
+
+void rg_nn_free(rg_nn *nn) {
+    if (!nn) return;
+    rg_pool_free(nn->pool);
+    free(nn->scratch);
+    free(nn);
+}
+
+rg_pool *rg_nn_pool(rg_nn *nn) { return nn->pool; }
+int rg_nn_threads(const rg_nn *nn) { return nn->n_threads; }
+
+static void *scratch_get(rg_nn *nn, size_t bytes) {
+    if (bytes <= nn->scratch_cap) return nn->scratch;
+    size_t cap = bytes + bytes / 4;
+    cap = (cap + RG_NN_ALIGN - 1) & ~(size_t)(RG_NN_ALIGN - 1);
+    void *p = aligned_alloc(RG_NN_ALIGN, cap);
+    if (!p) return NULL;
+    free(nn->scratch);
+    nn->scratch = p;
+    nn->scratch_cap = cap;
+    return p;
+}
+
+typedef struct {
+    const rg__kernels *kt;
+    rg_dtype wt, at;
+    const void *w;
+    size_t wrow;      /* bytes per weight row */
+    const float *x;
+    void *xa;         /* activations in the activation type */
+    size_t arow;      /* bytes per activation row */
+    int64_t k, n, batch;
+    float *y;
+} mm_task;
+
+static void act_task(void *ctx, int ith, int nth) {
+    mm_task *t = ctx;
+    long lo, hi;
+    rg_pool_split((long)t->batch, ith, nth, &lo, &hi);
+    for (long b = lo; b < hi; b++)
+        t->kt->act[t->at](t->x + b * t->k, (char *)t->xa + (size_t)b * t->arow, t->k);
+}
+
+static void mm_task_run(void *ctx, int ith, int nth) {
+    mm_task *t = ctx;
+    rg__tile_fn tile = t->kt->tile[t->wt];
+    /* split whole tiles of rows so threads never share a tile */
+    long ntiles = (long)((t->n + RG_NN_TILE - 1) / RG_NN_TILE), lo, hi;
+    rg_pool_split(ntiles, ith, nth, &lo, &hi);
+    for (long rt = lo; rt < hi; rt++) {
+        int64_t r0 = rt * RG_NN_TILE;
+        int nr = (int)(t->n - r0 < RG_NN_TILE ? t->n - r0 : RG_NN_TILE);
+        const char *wr = (const char *)t->w + (size_t)r0 * t->wrow;
+        for (int64_t c0 = 0; c0 < t->batch; c0 += RG_NN_TILE) {
+            int nc = (int)(t->batch - c0 < RG_NN_TILE ? t->batch - c0 : RG_NN_TILE);
+            tile(t->k, wr, t->wrow, nr, (const char *)t->xa + (size_t)c0 * t->arow, t->arow, nc,
+                 t->y + c0 * t->n + r0, (size_t)t->n);
+        }
+    }
+}
+
+rg_status rg_nn_matmul(rg_nn *nn, rg_dtype wt, const void *w, int64_t k, int64_t n,
+                       const float *x, int64_t batch, float *y) {
+    if (!rg_nn_supports(wt)) return RG_UNSUPPORTED;
+    if (k <= 0 || n <= 0 || batch <= 0) return RG_INVALID;
+    rg_dtype at = rg__act_type(wt);
+    uint64_t wrow, arow;
+    if (rg_dtype_row_bytes(wt, (uint64_t)k, &wrow) || rg_dtype_row_bytes(at, (uint64_t)k, &arow))
+        return RG_INVALID;
+    mm_task t = {.kt = rg__kernels_get(), .wt = wt, .at = at, .w = w, .wrow = (size_t)wrow,
+                 .x = x, .arow = (size_t)arow, .k = k, .n = n, .batch = batch, .y = y};
+    if (wt == RG_DTYPE_F32) {
+        if (batch >= RG_NN_BLAS_MIN) {
+            /* Y (batch,n) = X (batch,k) @ W^T, W row-major (n,k) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)batch, (blasint)n,
+                        (blasint)k, 1.0f, x, (blasint)k, w, (blasint)k, 0.0f, y, (blasint)n);
+            return RG_OK;
+        }
+        t.xa = (void *)x; /* already the activation type */
+    } else {
+        if ((uint64_t)batch > SIZE_MAX / arow) return RG_NOMEM;
+        t.xa = scratch_get(nn, (size_t)batch * (size_t)arow);
+        if (!t.xa) return RG_NOMEM;
+        if (batch > 1) rg_pool_run(nn->pool, act_task, &t);
+        else act_task(&t, 0, 1);
+    }
+    rg_pool_run(nn->pool, mm_task_run, &t);
+    return RG_OK;
+}

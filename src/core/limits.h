@@ -13,6 +13,18 @@
 #define RG_MAX_TOP_K             1000
 #define RG_MAX_THREADS           256
 
+/* ingest (parsers treat every file as hostile) */
+#define RG_INGEST_MAX_BYTES      (256u << 20)   /* one file handed to a parser */
+#define RG_INGEST_MAX_TEXT       (256u << 20)   /* extracted text of one document */
+#define RG_INGEST_MAX_BLOCKS     (4u << 20)     /* blocks of one document */
+#define RG_INGEST_MAX_CHUNKS     (4u << 20)     /* chunks of one document */
+#define RG_INGEST_MAX_HEADING    1024           /* bytes of one heading path */
+#define RG_INGEST_MAX_DEPTH      256            /* html/md element nesting walked */
+#define RG_INGEST_MAX_PDF_PAGES  20000
+#define RG_INGEST_MAX_CSV_COLS   4096
+#define RG_INGEST_MAX_FILES      (1u << 22)     /* files of one `ragd ingest` run */
+#define RG_INGEST_MAX_WALK_DEPTH 64             /* directory recursion */
+
 /* GGUF */
 #define RG_GGUF_MAX_KV           (1u << 20)
 #define RG_GGUF_MAX_TENSORS      (1u << 20)

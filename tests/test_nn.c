@@ -560,3 +560,61 @@ RG_TEST(nn_fixture_q5_K) { check_fixture_type("tiny-llama-q5_k.gguf", RG_DTYPE_Q
 RG_TEST(nn_fixture_q6_K) { check_fixture_type("tiny-llama-q6_k.gguf", RG_DTYPE_Q6_K); }
 RG_TEST(nn_fixture_f16) { check_fixture_type("tiny-llama-f16.gguf", RG_DTYPE_F16); }
 RG_TEST(nn_fixture_bf16) { check_fixture_type("tiny-llama-bf16.gguf", RG_DTYPE_BF16); }
+
+/* The SIMD activation converters must give the scalar ones' exact bytes
+ * (so results track llama.cpp whatever the level). */
+RG_TEST(nn_act_bit_exact_per_level) {
+    const int64_t n = 2048;
+    unsigned long long st = 11;
+    float *x = malloc(n * 4);
+    unsigned char *a = malloc(n * 4), *b = malloc(n * 4);
+    rg__kernels sk;
+    rg__kernels_scalar(&sk);
+    static const rg_dtype ats[] = {RG_DTYPE_Q8_0, RG_DTYPE_Q8_K, RG_DTYPE_F16, RG_DTYPE_BF16};
+    for (int level = RG_CPU_AVX2; level <= (int)rg_cpu_level_get(); level++) {
+        rg_cpu_level_force(level);
+        const rg__kernels *kt = rg__kernels_get();
+        for (int trial = 0; trial < 20; trial++) {
+            fill_randn(x, n, &st, trial % 3 == 0 ? 1e-4f : 3.0f);
+            if (trial == 1) memset(x, 0, 256 * 4); /* zero blocks */
+            if (trial == 2) x[5] = 7.5f, x[9] = -7.5f; /* ties for the absmax */
+            for (size_t ai = 0; ai < 4; ai++) {
+                size_t rb = row_bytes(ats[ai], n);
+                memset(a, 0x55, rb);
+                memset(b, 0xAA, rb);
+                sk.act[ats[ai]](x, a, n);
+                kt->act[ats[ai]](x, b, n);
+                CHECKF(memcmp(a, b, rb) == 0, "%s level %d trial %d", rg_dtype_name(ats[ai]),
+                       level, trial);
+            }
+        }
+    }
+    rg_cpu_level_force(-1);
+    free(x);
+    free(a);
+    free(b);
+}
+
+/* F32 at batch >= 16 goes through OpenBLAS sgemm. */
+RG_TEST(nn_matmul_f32_blas) {
+    const int64_t k = 96, n = 7, batch = 20;
+    unsigned long long st = 8;
+    float *w = malloc(k * n * 4), *x = malloc(k * batch * 4), *y = malloc(n * batch * 4);
+    fill_randn(w, k * n, &st, 1);
+    fill_randn(x, k * batch, &st, 1);
+    rg_nn *nn = rg_nn_new(2);
+    REQUIRE(rg_nn_matmul(nn, RG_DTYPE_F32, w, k, n, x, batch, y) == RG_OK);
+    for (int64_t b = 0; b < batch; b++)
+        for (int64_t r = 0; r < n; r++) {
+            double s = 0, sa = 0;
+            for (int64_t i = 0; i < k; i++) {
+                s += (double)w[r * k + i] * x[b * k + i];
+                sa += fabs((double)w[r * k + i] * x[b * k + i]);
+            }
+            CHECK(fabs(y[b * n + r] - s) <= 1e-5 * sa);
+        }
+    rg_nn_free(nn);
+    free(w);
+    free(x);
+    free(y);
+}

@@ -1,9 +1,424 @@
 /* dot_avx2.c - AVX2 + FMA + F16C kernels (entered only after run-time
- * dispatch, see dot.c). */
+ * dispatch, see dot.c).
+ *
+ * Each row kernel reads one weight row once and multiplies it with nc
+ * (1..RG_NN_TILE) activation rows, unpacking each weight block once for
+ * all of them; nc is a compile-time constant inside (ALWAYS_INLINE + a
+ * switch) so the accumulators stay in registers.  Integer block sums are
+ * exact, as in the scalar reference; only the float accumulation order
+ * differs. */
 #include <immintrin.h>
 
 #include "nn/nn_int.h"
 
+#define AI static inline __attribute__((always_inline))
+
+AI float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AI float f16(uint16_t h) { return _cvtsh_ss(h); }
+
+/* 32 4-bit values (16 bytes) -> 32 bytes 0..15: low nibbles, then high */
+AI __m256i nib32(const uint8_t *qs) {
+    __m128i v = _mm_loadu_si128((const __m128i *)qs);
+    __m256i b = _mm256_inserti128_si256(_mm256_castsi128_si256(v), _mm_srli_epi16(v, 4), 1);
+    return _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
+}
+
+/* 32 bits -> 32 bytes, 0xFF where the bit is set */
+AI __m256i bits32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                           0x0101010101010101, 0x0000000000000000);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32((int)v), shuf);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(b, bit), bit);
+}
+
+/* signed int8 x signed int8, 32 pairs -> 8 int32 partial sums */
+AI __m256i dot_ss(__m256i a, __m256i b) {
+    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* ---- Q8_0 / Q4_0 / Q5_0 x Q8_0 ---- */
+
+#define KERNEL_SWITCH(fn, ...)                                                              \
+    switch (nc) {                                                                           \
+    case 1: fn(__VA_ARGS__, 1); break;                                                      \
+    case 2: fn(__VA_ARGS__, 2); break;                                                      \
+    case 3: fn(__VA_ARGS__, 3); break;                                                      \
+    default: fn(__VA_ARGS__, 4); break;                                                     \
+    }
+
+/* weight block i as 32 signed bytes, per type */
+AI __m256i wq_q8_0(const void *w, int64_t i) {
+    return _mm256_loadu_si256((const __m256i *)((const rg_block_q8_0 *)w)[i].qs);
+}
+AI __m256i wq_q4_0(const void *w, int64_t i) {
+    return _mm256_sub_epi8(nib32(((const rg_block_q4_0 *)w)[i].qs), _mm256_set1_epi8(8));
+}
+AI __m256i wq_q5_0(const void *w, int64_t i) {
+    const rg_block_q5_0 *b = (const rg_block_q5_0 *)w + i;
+    /* bit clear -> value - 16, i.e. nibble | 0xF0 as int8 */
+    __m256i hi = _mm256_andnot_si256(bits32(b->qh), _mm256_set1_epi8((char)0xF0));
+    return _mm256_or_si256(nib32(b->qs), hi);
+}
+AI uint16_t wd_q8_0(const void *w, int64_t i) { return ((const rg_block_q8_0 *)w)[i].d; }
+AI uint16_t wd_q4_0(const void *w, int64_t i) { return ((const rg_block_q4_0 *)w)[i].d; }
+AI uint16_t wd_q5_0(const void *w, int64_t i) { return ((const rg_block_q5_0 *)w)[i].d; }
+
+#define ROW_Q80(name)                                                                       \
+    AI void row_##name##_n(int64_t k, const void *w, const void *x, size_t xs, float *y,    \
+                           size_t ys, const int nc) {                                       \
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),     \
+                         _mm256_setzero_ps()};                                              \
+        const int64_t nb = k / RG_QK;                                                       \
+        for (int64_t i = 0; i < nb; i++) {                                                  \
+            __m256i q = wq_##name(w, i);                                                    \
+            float dw = f16(wd_##name(w, i));                                                \
+            for (int c = 0; c < nc; c++) {                                                  \
+                const rg_block_q8_0 *a = (const rg_block_q8_0 *)((const char *)x + c * xs) + i; \
+                __m256i s = dot_ss(q, _mm256_loadu_si256((const __m256i *)a->qs));          \
+                acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16(a->d)),                    \
+                                         _mm256_cvtepi32_ps(s), acc[c]);                    \
+            }                                                                               \
+        }                                                                                   \
+        for (int c = 0; c < nc; c++) y[c * ys] = hsum8(acc[c]);                             \
+    }                                                                                       \
+    static void tile_##name(int64_t k, const void *w, size_t ws, int nr, const void *x,     \
+                            size_t xs, int nc, float *y, size_t ys) {                       \
+        for (int r = 0; r < nr; r++) {                                                      \
+            const void *wr = (const char *)w + r * ws;                                      \
+            KERNEL_SWITCH(row_##name##_n, k, wr, x, xs, y + r, ys)                          \
+        }                                                                                   \
+    }
+ROW_Q80(q8_0)
+ROW_Q80(q4_0)
+ROW_Q80(q5_0)
+
+/* ---- K-quants x Q8_K ---- */
+
+/* Q4_K / Q5_K 12-byte scales -> bytes 0..7 = 6-bit scales, 8..15 = mins */
+AI void k4_scales(const uint8_t *s12, uint32_t u[4]) {
+    const uint32_t m1 = 0x3f3f3f3f, m2 = 0x0f0f0f0f, m3 = 0x03030303;
+    memcpy(u, s12, 12);
+    u[3] = ((u[2] >> 4) & m2) | (((u[1] >> 6) & m3) << 4);
+    uint32_t mins_lo = u[1] & m1;
+    u[1] = (u[2] & m2) | (((u[0] >> 6) & m3) << 4);
+    u[2] = mins_lo;
+    u[0] &= m1;
+}
+
+/* sum over the 8 sub-blocks of m_j * (bsums[2j] + bsums[2j+1]) */
+AI int k4_minsum(const uint32_t u[4], const int16_t *bsums) {
+    __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(u + 2)));
+    __m128i b = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums),
+                               _mm_loadu_si128((const __m128i *)(bsums + 8)));
+    __m128i p = _mm_madd_epi16(mins, b);
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0x4e));
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xb1));
+    return _mm_cvtsi128_si32(p);
+}
+
+AI void row_q4_K_n(int64_t k, const void *w, const void *x, size_t xs, float *y, size_t ys,
+                   const int nc) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    float accm[4] = {0, 0, 0, 0};
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const int64_t nb = k / RG_QK_K;
+    for (int64_t i = 0; i < nb; i++) {
+        const rg_block_q4_K *b = (const rg_block_q4_K *)w + i;
+        uint32_t u[4];
+        k4_scales(b->scales, u);
+        const uint8_t *sc = (const uint8_t *)u;
+        const float d = f16(b->d), dmin = f16(b->dmin);
+        __m256i ql[4], qh[4];
+        for (int j = 0; j < 4; j++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * j));
+            ql[j] = _mm256_and_si256(v, m4);
+            qh[j] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        }
+        for (int c = 0; c < nc; c++) {
+            const rg_block_q8_K *a = (const rg_block_q8_K *)((const char *)x + c * xs) + i;
+            __m256i sumi = _mm256_setzero_si256();
+            for (int j = 0; j < 4; j++) {
+                __m256i pl = _mm256_maddubs_epi16(
+                    ql[j], _mm256_loadu_si256((const __m256i *)(a->qs + 64 * j)));
+                __m256i ph = _mm256_maddubs_epi16(
+                    qh[j], _mm256_loadu_si256((const __m256i *)(a->qs + 64 * j + 32)));
+                pl = _mm256_madd_epi16(pl, _mm256_set1_epi16(sc[2 * j]));
+                ph = _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1]));
+                sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
+            }
+            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), _mm256_cvtepi32_ps(sumi), acc[c]);
+            accm[c] += dmin * a->d * (float)k4_minsum(u, a->bsums);
+        }
+    }
+    for (int c = 0; c < nc; c++) y[c * ys] = hsum8(acc[c]) - accm[c];
+}
+
+AI void row_q5_K_n(int64_t k, const void *w, const void *x, size_t xs, float *y, size_t ys,
+                   const int nc) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    float accm[4] = {0, 0, 0, 0};
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    const int64_t nb = k / RG_QK_K;
+    for (int64_t i = 0; i < nb; i++) {
+        const rg_block_q5_K *b = (const rg_block_q5_K *)w + i;
+        uint32_t u[4];
+        k4_scales(b->scales, u);
+        const uint8_t *sc = (const uint8_t *)u;
+        const float d = f16(b->d), dmin = f16(b->dmin);
+        __m256i ql[4], qh[4];
+        __m256i hb = _mm256_loadu_si256((const __m256i *)b->qh);
+        for (int j = 0; j < 4; j++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * j));
+            __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(hb, one), 4);
+            __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 1), one), 4);
+            hb = _mm256_srli_epi16(hb, 2);
+            ql[j] = _mm256_or_si256(_mm256_and_si256(v, m4), h0);
+            qh[j] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), h1);
+        }
+        for (int c = 0; c < nc; c++) {
+            const rg_block_q8_K *a = (const rg_block_q8_K *)((const char *)x + c * xs) + i;
+            __m256i sumi = _mm256_setzero_si256();
+            for (int j = 0; j < 4; j++) {
+                __m256i pl = _mm256_maddubs_epi16(
+                    ql[j], _mm256_loadu_si256((const __m256i *)(a->qs + 64 * j)));
+                __m256i ph = _mm256_maddubs_epi16(
+                    qh[j], _mm256_loadu_si256((const __m256i *)(a->qs + 64 * j + 32)));
+                pl = _mm256_madd_epi16(pl, _mm256_set1_epi16(sc[2 * j]));
+                ph = _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1]));
+                sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
+            }
+            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), _mm256_cvtepi32_ps(sumi), acc[c]);
+            accm[c] += dmin * a->d * (float)k4_minsum(u, a->bsums);
+        }
+    }
+    for (int c = 0; c < nc; c++) y[c * ys] = hsum8(acc[c]) - accm[c];
+}
+
+AI void row_q6_K_n(int64_t k, const void *w, const void *x, size_t xs, float *y, size_t ys,
+                   const int nc) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
+    /* chunk c of a 128-half uses scales 2c (first 16 values) and 2c+1 */
+    const __m256i shuf[4] = {
+        _mm256_set_epi64x(0x0302030203020302, 0x0302030203020302, 0x0100010001000100, 0x0100010001000100),
+        _mm256_set_epi64x(0x0706070607060706, 0x0706070607060706, 0x0504050405040504, 0x0504050405040504),
+        _mm256_set_epi64x(0x0b0a0b0a0b0a0b0a, 0x0b0a0b0a0b0a0b0a, 0x0908090809080908, 0x0908090809080908),
+        _mm256_set_epi64x(0x0f0e0f0e0f0e0f0e, 0x0f0e0f0e0f0e0f0e, 0x0d0c0d0c0d0c0d0c, 0x0d0c0d0c0d0c0d0c)};
+    const int64_t nb = k / RG_QK_K;
+    for (int64_t i = 0; i < nb; i++) {
+        const rg_block_q6_K *b = (const rg_block_q6_K *)w + i;
+        const float d = f16(b->d);
+        __m256i q[8], scv[8];
+        for (int h = 0; h < 2; h++) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
+            __m256i hh = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
+            q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                           _mm256_and_si256(_mm256_slli_epi16(hh, 4), m2));
+            q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                           _mm256_and_si256(_mm256_slli_epi16(hh, 2), m2));
+            q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                           _mm256_and_si256(hh, m2));
+            q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                           _mm256_and_si256(_mm256_srli_epi16(hh, 2), m2));
+            __m128i s8 = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(b->scales + 8 * h)));
+            __m256i s16 = _mm256_broadcastsi128_si256(s8);
+            for (int c4 = 0; c4 < 4; c4++) scv[4 * h + c4] = _mm256_shuffle_epi8(s16, shuf[c4]);
+        }
+        /* the -32 offset: 32 * sum_g sc_g * bsums_g */
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
+        for (int c = 0; c < nc; c++) {
+            const rg_block_q8_K *a = (const rg_block_q8_K *)((const char *)x + c * xs) + i;
+            __m256i sumi = _mm256_setzero_si256();
+            for (int j = 0; j < 8; j++) {
+                __m256i p = _mm256_maddubs_epi16(
+                    q[j], _mm256_loadu_si256((const __m256i *)(a->qs + 32 * j)));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scv[j]));
+            }
+            __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)a->bsums));
+            sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(off, 5));
+            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), _mm256_cvtepi32_ps(sumi), acc[c]);
+        }
+    }
+    for (int c = 0; c < nc; c++) y[c * ys] = hsum8(acc[c]);
+}
+
+/* ---- F16 / BF16 / F32 ---- */
+
+AI __m256 ld_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+AI __m256 ld_bf16(const uint16_t *p) {
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+AI __m256 ld_f32(const float *p) { return _mm256_loadu_ps(p); }
+AI float cvt1_f16(uint16_t h) { return f16(h); }
+AI float cvt1_bf16(uint16_t h) { return rg_bf16_to_f32(h); }
+AI float cvt1_f32(float v) { return v; }
+
+#define ROW_FLOAT(name, T)                                                                  \
+    AI void row_##name##_n(int64_t k, const void *vw, const void *x, size_t xs, float *y,   \
+                           size_t ys, const int nc) {                                       \
+        const T *w = vw;                                                                    \
+        __m256 acc[4][2];                                                                   \
+        for (int c = 0; c < 4; c++) acc[c][0] = acc[c][1] = _mm256_setzero_ps();            \
+        int64_t i = 0;                                                                      \
+        for (; i + 16 <= k; i += 16) {                                                      \
+            __m256 w0 = ld_##name(w + i), w1 = ld_##name(w + i + 8);                        \
+            for (int c = 0; c < nc; c++) {                                                  \
+                const T *a = (const T *)((const char *)x + c * xs);                         \
+                acc[c][0] = _mm256_fmadd_ps(w0, ld_##name(a + i), acc[c][0]);               \
+                acc[c][1] = _mm256_fmadd_ps(w1, ld_##name(a + i + 8), acc[c][1]);           \
+            }                                                                               \
+        }                                                                                   \
+        for (int c = 0; c < nc; c++) {                                                      \
+            const T *a = (const T *)((const char *)x + c * xs);                             \
+            float s = hsum8(_mm256_add_ps(acc[c][0], acc[c][1]));                           \
+            for (int64_t j = i; j < k; j++) s += cvt1_##name(w[j]) * cvt1_##name(a[j]);     \
+            y[c * ys] = s;                                                                  \
+        }                                                                                   \
+    }
+ROW_FLOAT(f16, uint16_t)
+ROW_FLOAT(bf16, uint16_t)
+ROW_FLOAT(f32, float)
+
+#define TILE_OF(name)                                                                       \
+    static void tile_##name(int64_t k, const void *w, size_t ws, int nr, const void *x,     \
+                            size_t xs, int nc, float *y, size_t ys) {                       \
+        for (int r = 0; r < nr; r++) {                                                      \
+            const void *wr = (const char *)w + r * ws;                                      \
+            KERNEL_SWITCH(row_##name##_n, k, wr, x, xs, y + r, ys)                          \
+        }                                                                                   \
+    }
+TILE_OF(q4_K)
+TILE_OF(q5_K)
+TILE_OF(q6_K)
+TILE_OF(f16)
+TILE_OF(bf16)
+TILE_OF(f32)
+
+/* ---- activation conversion ---- */
+
+AI __m256 abs8(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+
+AI float hmax8(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+/* 32 floats * id, rounded half to even, -> 32 int8 in order */
+AI void round_store32(const float *x, __m256 id, int8_t *out) {
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x), id));
+    __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8), id));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16), id));
+    __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 24), id));
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)out, p);
+}
+
+static void act_q8_0(const float *src, void *dst, int64_t n) {
+    rg_block_q8_0 *y = dst;
+    for (int64_t i = 0; i < n / RG_QK; i++, src += RG_QK) {
+        __m256 m = _mm256_max_ps(_mm256_max_ps(abs8(_mm256_loadu_ps(src)), abs8(_mm256_loadu_ps(src + 8))),
+                                 _mm256_max_ps(abs8(_mm256_loadu_ps(src + 16)), abs8(_mm256_loadu_ps(src + 24))));
+        float amax = hmax8(m);
+        y[i].d = (uint16_t)_cvtss_sh(amax / 127.f, 0);
+        round_store32(src, _mm256_set1_ps(amax != 0.0f ? 127.f / amax : 0.0f), y[i].qs);
+    }
+}
+
+static void act_q8_K(const float *src, void *dst, int64_t n) {
+    rg_block_q8_K *y = dst;
+    for (int64_t i = 0; i < n / RG_QK_K; i++, src += RG_QK_K) {
+        __m256 m = _mm256_setzero_ps();
+        for (int j = 0; j < RG_QK_K; j += 8) m = _mm256_max_ps(m, abs8(_mm256_loadu_ps(src + j)));
+        float amax = hmax8(m);
+        if (!amax) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        float max = 0;
+        for (int j = 0; j < RG_QK_K; j++)
+            if (src[j] == amax || src[j] == -amax) {
+                max = src[j];
+                break;
+            }
+        const float iscale = -127.f / max;
+        /* iscale*x is within [-127, 127]: the pack saturation never bites,
+         * matching the reference's MIN(127, v) */
+        for (int j = 0; j < RG_QK_K; j += 32) round_store32(src + j, _mm256_set1_ps(iscale), y[i].qs + j);
+        for (int g = 0; g < RG_QK_K / 16; g++) {
+            __m128i q = _mm_loadu_si128((const __m128i *)(y[i].qs + 16 * g));
+            __m128i s = _mm_madd_epi16(_mm_maddubs_epi16(_mm_set1_epi8(1), q), _mm_set1_epi16(1));
+            s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+            s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+            y[i].bsums[g] = (int16_t)_mm_cvtsi128_si32(s);
+        }
+        y[i].d = 1 / iscale;
+    }
+}
+
+static void act_f16(const float *src, void *dst, int64_t n) {
+    uint16_t *d = dst;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(d + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), 0));
+    for (; i < n; i++) d[i] = (uint16_t)_cvtss_sh(src[i], 0);
+}
+
+/* ---- f32 helpers ---- */
+
+static float dot_f32(const float *a, const float *b, int64_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    float s = hsum8(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* y += a*x with the same rounding as the scalar loop (mul, then add: no
+ * FMA), so results do not depend on the level */
+static void axpy_f32(float *y, float a, const float *x, int64_t n) {
+    __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i),
+                                              _mm256_mul_ps(va, _mm256_loadu_ps(x + i))));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
 void rg__kernels_avx2(rg__kernels *k) {
-    (void)k;
+    k->tile[RG_DTYPE_Q4_0] = tile_q4_0;
+    k->tile[RG_DTYPE_Q5_0] = tile_q5_0;
+    k->tile[RG_DTYPE_Q8_0] = tile_q8_0;
+    k->tile[RG_DTYPE_Q4_K] = tile_q4_K;
+    k->tile[RG_DTYPE_Q5_K] = tile_q5_K;
+    k->tile[RG_DTYPE_Q6_K] = tile_q6_K;
+    k->tile[RG_DTYPE_F16] = tile_f16;
+    k->tile[RG_DTYPE_BF16] = tile_bf16;
+    k->tile[RG_DTYPE_F32] = tile_f32;
+    k->act[RG_DTYPE_Q8_0] = act_q8_0;
+    k->act[RG_DTYPE_Q8_K] = act_q8_K;
+    k->act[RG_DTYPE_F16] = act_f16;
+    k->dot_f32 = dot_f32;
+    k->axpy_f32 = axpy_f32;
 }

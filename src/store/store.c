@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/file.h"
@@ -328,13 +329,20 @@ void rg_store_collections_free(rg_store_collection *c, size_t n) {
 static rg_status coll_create_locked(rg_store *s, const char *name, const char *settings,
                                     int64_t *id, rg_err *err) {
     sqlite3_stmt *q;
+    /* The generation starts at the creation time in microseconds, so an
+     * index file left from an earlier database (deleted and re-created,
+     * same collection id) cannot match a new (id, generation) pair. */
     if (sqlite3_prepare_v2(s->db,
-                           "INSERT INTO collections(name, settings, created) VALUES(?1,?2,?3)", -1,
-                           &q, NULL) != SQLITE_OK)
+                           "INSERT INTO collections(name, settings, created, generation) "
+                           "VALUES(?1,?2,?3,?4)",
+                           -1, &q, NULL) != SQLITE_OK)
         return db_fail(s, err, "create collection");
     sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, settings ? settings : "{}", -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 3, rg_unix_time());
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    sqlite3_bind_int64(q, 4, (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
     int rc = sqlite3_step(q);
     sqlite3_finalize(q);
     if (rc == SQLITE_CONSTRAINT_UNIQUE)

@@ -56,51 +56,96 @@ AI __m256i dot_ss(__m256i a, __m256i b) {
     default: fn(__VA_ARGS__, 4); break;                                                     \
     }
 
-/* weight block i as 32 signed bytes, per type */
+/* weight block i as 32 bytes, per type: Q8_0 signed; Q4_0 / Q5_0 as
+ * unsigned levels (0..15 / 0..31) whose offset (8 / 16) is taken off
+ * afterwards with the activation block's sum, which is shared by all R
+ * rows, so the per-row work has no sign fix-ups. */
+#define OFF_q8_0 0
+#define OFF_q4_0 3 /* log2 of the offset */
+#define OFF_q5_0 4
 AI __m256i wq_q8_0(const void *w, int64_t i) {
     return _mm256_loadu_si256((const __m256i *)((const rg_block_q8_0 *)w)[i].qs);
 }
-AI __m256i wq_q4_0(const void *w, int64_t i) {
-    return _mm256_sub_epi8(nib32(((const rg_block_q4_0 *)w)[i].qs), _mm256_set1_epi8(8));
-}
+AI __m256i wq_q4_0(const void *w, int64_t i) { return nib32(((const rg_block_q4_0 *)w)[i].qs); }
 AI __m256i wq_q5_0(const void *w, int64_t i) {
     const rg_block_q5_0 *b = (const rg_block_q5_0 *)w + i;
-    /* bit clear -> value - 16, i.e. nibble | 0xF0 as int8 */
-    __m256i hi = _mm256_andnot_si256(bits32(b->qh), _mm256_set1_epi8((char)0xF0));
-    return _mm256_or_si256(nib32(b->qs), hi);
+    return _mm256_or_si256(nib32(b->qs), _mm256_and_si256(bits32(b->qh), _mm256_set1_epi8(0x10)));
 }
 AI uint16_t wd_q8_0(const void *w, int64_t i) { return ((const rg_block_q8_0 *)w)[i].d; }
 AI uint16_t wd_q4_0(const void *w, int64_t i) { return ((const rg_block_q4_0 *)w)[i].d; }
 AI uint16_t wd_q5_0(const void *w, int64_t i) { return ((const rg_block_q5_0 *)w)[i].d; }
 
-#define ROW_Q80(name)                                                                       \
-    AI void row_##name##_n(int64_t k, const void *w, const void *x, size_t xs, float *y,    \
-                           size_t ys, const int nc) {                                       \
-        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),     \
-                         _mm256_setzero_ps()};                                              \
+/* R weight rows x C activation rows, R*C independent accumulators (R, C
+ * compile-time after inlining): each weight block is unpacked once for C
+ * activations and each activation block is loaded once for R rows. */
+#define MK_Q80(name)                                                                        \
+    AI void mk_##name(int64_t k, const void *w, size_t ws, const void *x, size_t xs,        \
+                      float *y, size_t ys, const int R, const int C) {                      \
+        __m256 acc[4][4];                                                                   \
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                                 \
+            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps(); \
         const int64_t nb = k / RG_QK;                                                       \
         for (int64_t i = 0; i < nb; i++) {                                                  \
-            __m256i q = wq_##name(w, i);                                                    \
-            float dw = f16(wd_##name(w, i));                                                \
-            for (int c = 0; c < nc; c++) {                                                  \
+            __m256i q[4];                                                                   \
+            float dw[4];                                                                    \
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {                           \
+                q[r] = wq_##name((const char *)w + r * ws, i);                              \
+                dw[r] = f16(wd_##name((const char *)w + r * ws, i));                        \
+            }                                                                               \
+            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {                           \
                 const rg_block_q8_0 *a = (const rg_block_q8_0 *)((const char *)x + c * xs) + i; \
-                __m256i s = dot_ss(q, _mm256_loadu_si256((const __m256i *)a->qs));          \
-                acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16(a->d)),                    \
-                                         _mm256_cvtepi32_ps(s), acc[c]);                    \
+                __m256i ya = _mm256_loadu_si256((const __m256i *)a->qs);                    \
+                float dy = f16(a->d);                                                       \
+                __m256i sy = _mm256_setzero_si256();                                        \
+                if (OFF_##name)                                                             \
+                    sy = _mm256_slli_epi32(                                                 \
+                        _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), ya),    \
+                                          _mm256_set1_epi16(1)),                            \
+                        OFF_##name);                                                        \
+                _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {                       \
+                    __m256i s;                                                              \
+                    if (OFF_##name)                                                         \
+                        s = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(q[r], ya), \
+                                                               _mm256_set1_epi16(1)),       \
+                                             sy);                                           \
+                    else                                                                    \
+                        s = dot_ss(q[r], ya);                                               \
+                    acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * dy),                 \
+                                                _mm256_cvtepi32_ps(s), acc[r][c]);          \
+                }                                                                           \
             }                                                                               \
         }                                                                                   \
-        for (int c = 0; c < nc; c++) y[c * ys] = hsum8(acc[c]);                             \
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                                 \
+            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) y[c * ys + r] = hsum8(acc[r][c]); \
     }                                                                                       \
     static void tile_##name(int64_t k, const void *w, size_t ws, int nr, const void *x,     \
                             size_t xs, int nc, float *y, size_t ys) {                       \
-        for (int r = 0; r < nr; r++) {                                                      \
+        if (nc == 1) {                                                                      \
+            int r = 0;                                                                      \
+            for (; r + 4 <= nr; r += 4) mk_##name(k, (const char *)w + r * ws, ws, x, xs, y + r, ys, 4, 1); \
+            for (; r < nr; r++) mk_##name(k, (const char *)w + r * ws, ws, x, xs, y + r, ys, 1, 1); \
+            return;                                                                         \
+        }                                                                                   \
+        for (int r = 0; r < nr; r += 2) {                                                   \
             const void *wr = (const char *)w + r * ws;                                      \
-            KERNEL_SWITCH(row_##name##_n, k, wr, x, xs, y + r, ys)                          \
+            if (r + 1 < nr) {                                                               \
+                switch (nc) {                                                               \
+                case 2: mk_##name(k, wr, ws, x, xs, y + r, ys, 2, 2); break;                \
+                case 3: mk_##name(k, wr, ws, x, xs, y + r, ys, 2, 3); break;                \
+                default: mk_##name(k, wr, ws, x, xs, y + r, ys, 2, 4); break;               \
+                }                                                                           \
+            } else {                                                                        \
+                switch (nc) {                                                               \
+                case 2: mk_##name(k, wr, ws, x, xs, y + r, ys, 1, 2); break;                \
+                case 3: mk_##name(k, wr, ws, x, xs, y + r, ys, 1, 3); break;                \
+                default: mk_##name(k, wr, ws, x, xs, y + r, ys, 1, 4); break;               \
+                }                                                                           \
+            }                                                                               \
         }                                                                                   \
     }
-ROW_Q80(q8_0)
-ROW_Q80(q4_0)
-ROW_Q80(q5_0)
+MK_Q80(q8_0)
+MK_Q80(q4_0)
+MK_Q80(q5_0)
 
 /* ---- K-quants x Q8_K ---- */
 
@@ -126,6 +171,13 @@ AI int k4_minsum(const uint32_t u[4], const int16_t *bsums) {
     return _mm_cvtsi128_si32(p);
 }
 
+/* 16-bit broadcasts of the 8 sub-block scales (bytes 0..7 of u) */
+AI void k4_scale_vecs(const uint32_t u[4], __m256i sv[8]) {
+    __m256i s16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)u)));
+    _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
+        sv[j] = _mm256_shuffle_epi8(s16, _mm256_set1_epi16((short)((2 * j) | ((2 * j + 1) << 8))));
+}
+
 AI void row_q4_K_n(int64_t k, const void *w, const void *x, size_t xs, float *y, size_t ys,
                    const int nc) {
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
@@ -137,7 +189,8 @@ AI void row_q4_K_n(int64_t k, const void *w, const void *x, size_t xs, float *y,
         const rg_block_q4_K *b = (const rg_block_q4_K *)w + i;
         uint32_t u[4];
         k4_scales(b->scales, u);
-        const uint8_t *sc = (const uint8_t *)u;
+        __m256i sv[8];
+        k4_scale_vecs(u, sv);
         const float d = f16(b->d), dmin = f16(b->dmin);
         __m256i ql[4], qh[4];
         for (int j = 0; j < 4; j++) {
@@ -153,8 +206,8 @@ AI void row_q4_K_n(int64_t k, const void *w, const void *x, size_t xs, float *y,
                     ql[j], _mm256_loadu_si256((const __m256i *)(a->qs + 64 * j)));
                 __m256i ph = _mm256_maddubs_epi16(
                     qh[j], _mm256_loadu_si256((const __m256i *)(a->qs + 64 * j + 32)));
-                pl = _mm256_madd_epi16(pl, _mm256_set1_epi16(sc[2 * j]));
-                ph = _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1]));
+                pl = _mm256_madd_epi16(pl, sv[2 * j]);
+                ph = _mm256_madd_epi16(ph, sv[2 * j + 1]);
                 sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
             }
             acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), _mm256_cvtepi32_ps(sumi), acc[c]);
@@ -175,7 +228,8 @@ AI void row_q5_K_n(int64_t k, const void *w, const void *x, size_t xs, float *y,
         const rg_block_q5_K *b = (const rg_block_q5_K *)w + i;
         uint32_t u[4];
         k4_scales(b->scales, u);
-        const uint8_t *sc = (const uint8_t *)u;
+        __m256i sv[8];
+        k4_scale_vecs(u, sv);
         const float d = f16(b->d), dmin = f16(b->dmin);
         __m256i ql[4], qh[4];
         __m256i hb = _mm256_loadu_si256((const __m256i *)b->qh);
@@ -195,8 +249,8 @@ AI void row_q5_K_n(int64_t k, const void *w, const void *x, size_t xs, float *y,
                     ql[j], _mm256_loadu_si256((const __m256i *)(a->qs + 64 * j)));
                 __m256i ph = _mm256_maddubs_epi16(
                     qh[j], _mm256_loadu_si256((const __m256i *)(a->qs + 64 * j + 32)));
-                pl = _mm256_madd_epi16(pl, _mm256_set1_epi16(sc[2 * j]));
-                ph = _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1]));
+                pl = _mm256_madd_epi16(pl, sv[2 * j]);
+                ph = _mm256_madd_epi16(ph, sv[2 * j + 1]);
                 sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
             }
             acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), _mm256_cvtepi32_ps(sumi), acc[c]);
@@ -272,20 +326,32 @@ AI float cvt1_f32(float v) { return v; }
     AI void row_##name##_n(int64_t k, const void *vw, const void *x, size_t xs, float *y,   \
                            size_t ys, const int nc) {                                       \
         const T *w = vw;                                                                    \
-        __m256 acc[4][2];                                                                   \
-        for (int c = 0; c < 4; c++) acc[c][0] = acc[c][1] = _mm256_setzero_ps();            \
+        __m256 acc[4][4];                                                                   \
+        _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)                                 \
+            acc[c][0] = acc[c][1] = acc[c][2] = acc[c][3] = _mm256_setzero_ps();            \
         int64_t i = 0;                                                                      \
-        for (; i + 16 <= k; i += 16) {                                                      \
+        for (; i + 32 <= k; i += 32) {                                                      \
             __m256 w0 = ld_##name(w + i), w1 = ld_##name(w + i + 8);                        \
-            for (int c = 0; c < nc; c++) {                                                  \
+            __m256 w2 = ld_##name(w + i + 16), w3 = ld_##name(w + i + 24);                  \
+            _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) {                          \
                 const T *a = (const T *)((const char *)x + c * xs);                         \
                 acc[c][0] = _mm256_fmadd_ps(w0, ld_##name(a + i), acc[c][0]);               \
                 acc[c][1] = _mm256_fmadd_ps(w1, ld_##name(a + i + 8), acc[c][1]);           \
+                acc[c][2] = _mm256_fmadd_ps(w2, ld_##name(a + i + 16), acc[c][2]);          \
+                acc[c][3] = _mm256_fmadd_ps(w3, ld_##name(a + i + 24), acc[c][3]);          \
             }                                                                               \
         }                                                                                   \
-        for (int c = 0; c < nc; c++) {                                                      \
+        for (; i + 8 <= k; i += 8) {                                                        \
+            __m256 w0 = ld_##name(w + i);                                                   \
+            for (int c = 0; c < nc; c++) {                                                  \
+                const T *a = (const T *)((const char *)x + c * xs);                         \
+                acc[c][0] = _mm256_fmadd_ps(w0, ld_##name(a + i), acc[c][0]);               \
+            }                                                                               \
+        }                                                                                   \
+        _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) {                              \
             const T *a = (const T *)((const char *)x + c * xs);                             \
-            float s = hsum8(_mm256_add_ps(acc[c][0], acc[c][1]));                           \
+            float s = hsum8(_mm256_add_ps(_mm256_add_ps(acc[c][0], acc[c][1]),              \
+                                          _mm256_add_ps(acc[c][2], acc[c][3])));            \
             for (int64_t j = i; j < k; j++) s += cvt1_##name(w[j]) * cvt1_##name(a[j]);     \
             y[c * ys] = s;                                                                  \
         }                                                                                   \

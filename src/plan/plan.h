@@ -1,0 +1,142 @@
+/* plan.h - capacity planning: a hardware profile, a first-principles
+ * latency/throughput predictor for GGUF models, a queueing simulation of
+ * the continuous-batching engine under Poisson load, and a self-hosted vs
+ * API cost calculator.
+ *
+ * The predictor is a roofline: decode reads every weight byte once per
+ * step (bandwidth-bound), prefill does 2 flops per weight per token
+ * (compute-bound at the measured batched-matmul rate of the weight type).
+ * Profiles come from `ragd calibrate` (measured with ragd's own kernels)
+ * or are written by hand for other machines. */
+#ifndef RG_PLAN_H
+#define RG_PLAN_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+#include "gguf/dtype.h"
+
+#define RG_PLAN_MAX_THREADS 64
+
+/* Per-weight-type kernel rates on one machine at a given thread count. */
+typedef struct rg_plan_type_rate {
+    double decode_gbs;   /* weight bytes/s streamed by batch-1 matmul (GB/s) */
+    double prefill_gflops; /* 2*k*n*batch / s of batched matmul (GFLOP/s) */
+} rg_plan_type_rate;
+
+typedef struct rg_plan_profile {
+    char name[128];
+    int threads;                       /* threads the rates were measured with */
+    double bandwidth_gbs;              /* STREAM-like triad */
+    rg_plan_type_rate rate[RG_DTYPE_COUNT]; /* 0 = not measured */
+    double attn_gflops;                /* f32 attention math rate */
+} rg_plan_profile;
+
+/* Reads a profile JSON (as written by rg_plan_profile_save) and picks the
+ * entry measured with `threads` threads (or the nearest below it). */
+rg_status rg_plan_profile_load(const char *path, int threads, rg_plan_profile *p, rg_err *err);
+/* Writes n profiles (one per thread count) to path, atomically. */
+rg_status rg_plan_profile_save(const char *path, const rg_plan_profile *p, int n, rg_err *err);
+/* Measures this machine with ragd's own kernels at `threads` threads
+ * (bandwidth triad; batch-1 and batched matmul per weight type).  Takes
+ * a few seconds per thread count. */
+rg_status rg_plan_calibrate(int threads, rg_plan_profile *p, rg_err *err);
+
+/* What the predictor needs to know about a model. */
+typedef struct rg_plan_model {
+    char arch[32];
+    int64_t n_layer, n_embd, n_head, n_head_kv, n_ff, n_vocab, n_ctx_train;
+    uint64_t file_bytes;
+    uint64_t weight_bytes_per_token; /* bytes read by matmuls for one decode step */
+    double matmul_params;            /* weights used by matmuls (flops = 2 x this per token) */
+    uint64_t bytes_by_type[RG_DTYPE_COUNT]; /* matmul weight bytes per type */
+    rg_dtype main_type;              /* the type holding most matmul bytes */
+} rg_plan_model;
+
+/* From a GGUF file's tensor table and hyper-parameters. */
+rg_status rg_plan_model_from_gguf(const char *path, rg_plan_model *m, rg_err *err);
+/* For a model you don't have: total parameters and weight type; the
+ * shape is estimated from the parameter count (llama-like). */
+rg_status rg_plan_model_from_params(double params, rg_dtype type, rg_plan_model *m, rg_err *err);
+
+typedef struct rg_plan_request {
+    int prompt_tokens;
+    int gen_tokens;
+    int kv_bytes_per_elem; /* 2 for an F16 KV cache */
+} rg_plan_request;
+
+typedef struct rg_plan_prediction {
+    double pp_tokens_per_s;  /* prompt processing */
+    double tg_tokens_per_s;  /* generation, one stream */
+    double ttft_ms;
+    double total_ms;         /* one request alone: TTFT + gen */
+    uint64_t memory_bytes;   /* weights + KV for prompt+gen tokens + buffers */
+    uint64_t kv_bytes_per_token;
+} rg_plan_prediction;
+
+void rg_plan_predict(const rg_plan_profile *p, const rg_plan_model *m, const rg_plan_request *r,
+                     rg_plan_prediction *out);
+
+/* Time of one engine step with b sequences decoding and `prefill` prompt
+ * tokens processed in the same step (roofline). Seconds. */
+double rg_plan_step_seconds(const rg_plan_profile *p, const rg_plan_model *m, int b,
+                            int prefill_tokens, int ctx_tokens);
+
+typedef struct rg_plan_load_result {
+    double qps;            /* offered load */
+    double p50_ms, p99_ms; /* end-to-end request latency */
+    double ttft_p50_ms, ttft_p99_ms;
+    double tokens_per_s;   /* aggregate generated tokens/s */
+    double mean_batch;
+    int completed;
+} rg_plan_load_result;
+
+/* Discrete-event simulation of Poisson arrivals at qps into a continuous
+ * batching engine (max_batch running sequences, chunked prefill of
+ * `chunk` tokens per step).  Deterministic for a given seed. */
+void rg_plan_simulate(const rg_plan_profile *p, const rg_plan_model *m, const rg_plan_request *r,
+                      double qps, int max_batch, int n_requests, uint64_t seed,
+                      rg_plan_load_result *out);
+/* Highest QPS whose simulated P99 latency stays under p99_goal_ms
+ * (bisection); 0 when even a trickle misses it. */
+double rg_plan_max_qps(const rg_plan_profile *p, const rg_plan_model *m, const rg_plan_request *r,
+                       int max_batch, double p99_goal_ms);
+
+/* ---- cost ---- */
+typedef struct rg_plan_api_price {
+    char name[64];
+    double in_per_1k, out_per_1k; /* currency per 1,000 tokens */
+} rg_plan_api_price;
+
+#define RG_PLAN_MAX_APIS 16
+typedef struct rg_plan_cost_input {
+    char currency[8];
+    double hw_price_per_hour;  /* one machine */
+    double utilization;        /* 0..1: share of the hour the machine does useful work */
+    double gen_tokens_per_s;   /* aggregate throughput of one machine (batched) */
+    double prompt_tokens_per_s;
+    double tokens_in, tokens_out; /* per request */
+    double requests_per_day;
+    int n_api;
+    rg_plan_api_price api[RG_PLAN_MAX_APIS];
+} rg_plan_cost_input;
+
+typedef struct rg_plan_cost_api {
+    double per_1k_requests, per_month;
+    double breakeven_requests_per_day; /* volume above which self-hosting is cheaper; <0 never */
+} rg_plan_cost_api;
+
+typedef struct rg_plan_cost_result {
+    double seconds_per_request;     /* machine time per request */
+    double capacity_requests_per_day; /* one machine at the given utilization */
+    int machines;
+    double self_per_month, self_per_1k_requests;
+    rg_plan_cost_api api[RG_PLAN_MAX_APIS];
+} rg_plan_cost_result;
+
+/* 30-day months.  Fails with RG_INVALID on non-positive rates. */
+rg_status rg_plan_cost(const rg_plan_cost_input *in, rg_plan_cost_result *out, rg_err *err);
+/* Parses a cost config JSON (see docs/plan.md; samples/cost.example.json). */
+rg_status rg_plan_cost_load(const char *path, rg_plan_cost_input *in, rg_err *err);
+
+#endif

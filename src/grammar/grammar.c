@@ -1,0 +1,1000 @@
+/* grammar.c - GBNF parser, pushdown recogniser and trie-based token masks.
+ *
+ * A grammar is a flat array of elements; rule r's alternatives start at
+ * rule_start[r], separated by E_ALT and ended by E_END.  A recogniser
+ * stack holds element positions (top = the next thing to match, always a
+ * character set after expansion); positions are uint32 indices into the
+ * element array.  Stacks and sets of stacks live in a `pool` addressed by
+ * index, so it can grow by realloc and be rolled back (mark/release)
+ * during the trie walk. */
+#include "grammar/grammar.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/utf8.h"
+
+enum { E_END, E_ALT, E_REF, E_CHAR, E_CHAR_NOT, E_RNG_UPPER, E_CHAR_ALT, E_ANY };
+
+typedef struct {
+    uint8_t type;
+    uint32_t v;
+} elem;
+
+#define MAX_RULES 65536
+#define MAX_ELEMS (1u << 22)
+#define MAX_DEPTH 512   /* rule expansions in one chain (left recursion guard) */
+#define MAX_STACKS 4096 /* stacks in one set (ambiguity guard) */
+#define INF_LEN 1000000000
+
+struct rg_grammar {
+    elem *el;
+    uint32_t n_el, cap_el;
+    uint32_t *rule_start; /* UINT32_MAX: referenced but not defined */
+    char **rule_name;
+    uint32_t n_rules, cap_rules;
+    uint32_t root;
+    uint32_t *alts;      /* alternative starts of every rule, flat */
+    uint32_t *alt_first; /* rule r's alternatives: alts[alt_first[r] .. alt_first[r+1]) */
+    int *pos_min;        /* fewest code points to finish the sequence from a position */
+    uint32_t root_elems[2]; /* the start stack: [REF root] */
+};
+
+/* ------------------------------------------------------------------ */
+/* building                                                            */
+
+typedef struct {
+    elem *v;
+    uint32_t n, cap;
+} evec;
+
+static int evec_push(evec *e, uint8_t type, uint32_t v) {
+    if (e->n == e->cap) {
+        uint32_t nc = e->cap ? e->cap * 2 : 16;
+        if (nc > MAX_ELEMS) return -1;
+        elem *p = realloc(e->v, nc * sizeof *p);
+        if (!p) return -1;
+        e->v = p;
+        e->cap = nc;
+    }
+    e->v[e->n].type = type;
+    e->v[e->n].v = v;
+    e->n++;
+    return 0;
+}
+
+static int evec_append(evec *e, const elem *src, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++)
+        if (evec_push(e, src[i].type, src[i].v)) return -1;
+    return 0;
+}
+
+static int64_t symbol(rg_grammar *g, const char *name, size_t len, int create) {
+    for (uint32_t i = 0; i < g->n_rules; i++)
+        if (strlen(g->rule_name[i]) == len && !memcmp(g->rule_name[i], name, len)) return i;
+    if (!create) return -1;
+    if (g->n_rules >= MAX_RULES) return -1;
+    if (g->n_rules == g->cap_rules) {
+        uint32_t nc = g->cap_rules ? g->cap_rules * 2 : 32;
+        uint32_t *rs = realloc(g->rule_start, nc * sizeof *rs);
+        if (!rs) return -1;
+        g->rule_start = rs;
+        char **rn = realloc(g->rule_name, nc * sizeof *rn);
+        if (!rn) return -1;
+        g->rule_name = rn;
+        g->cap_rules = nc;
+    }
+    char *s = malloc(len + 1);
+    if (!s) return -1;
+    memcpy(s, name, len);
+    s[len] = '\0';
+    g->rule_name[g->n_rules] = s;
+    g->rule_start[g->n_rules] = UINT32_MAX;
+    return g->n_rules++;
+}
+
+static uint32_t fresh_symbol(rg_grammar *g, const char *base) {
+    char name[96];
+    for (uint32_t k = g->n_rules;; k++) {
+        snprintf(name, sizeof name, "%s-%u", base, k);
+        if (symbol(g, name, strlen(name), 0) < 0) {
+            int64_t s = symbol(g, name, strlen(name), 1);
+            return s < 0 ? UINT32_MAX : (uint32_t)s;
+        }
+    }
+}
+
+/* Installs the elements of rule r (alternatives, terminated by E_END). */
+static int add_rule(rg_grammar *g, uint32_t r, const evec *body) {
+    if (g->n_el + body->n + 1 > MAX_ELEMS) return -1;
+    if (g->n_el + body->n + 1 > g->cap_el) {
+        uint32_t nc = g->cap_el ? g->cap_el : 256;
+        while (nc < g->n_el + body->n + 1) nc *= 2;
+        elem *p = realloc(g->el, nc * sizeof *p);
+        if (!p) return -1;
+        g->el = p;
+        g->cap_el = nc;
+    }
+    g->rule_start[r] = g->n_el;
+    memcpy(g->el + g->n_el, body->v, body->n * sizeof(elem));
+    g->n_el += body->n;
+    g->el[g->n_el].type = E_END;
+    g->el[g->n_el].v = 0;
+    g->n_el++;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* GBNF parser                                                         */
+
+typedef struct {
+    rg_grammar *g;
+    const char *s, *end;
+    const char *p;
+    rg_err *err;
+    rg_status rc;
+    int depth;
+} parser;
+
+static int perr(parser *ps, const char *what) {
+    if (ps->rc) return -1;
+    int line = 1, col = 1;
+    for (const char *q = ps->s; q < ps->p && q < ps->end; q++) {
+        if (*q == '\n') line++, col = 1;
+        else col++;
+    }
+    ps->rc = rg_failf(ps->err, RG_FORMAT, "grammar: line %d, column %d: %s", line, col, what);
+    return -1;
+}
+
+static void skip_space(parser *ps, int newline_ok) {
+    while (ps->p < ps->end) {
+        char c = *ps->p;
+        if (c == ' ' || c == '\t' || c == '\r' || (newline_ok && c == '\n')) ps->p++;
+        else if (c == '#') {
+            while (ps->p < ps->end && *ps->p != '\n') ps->p++;
+        } else break;
+    }
+}
+
+static int is_word(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+}
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* One (possibly escaped) code point of a literal or class. */
+static int parse_char(parser *ps, uint32_t *cp) {
+    if (ps->p >= ps->end) return perr(ps, "unexpected end of input");
+    if (*ps->p == '\\') {
+        ps->p++;
+        if (ps->p >= ps->end) return perr(ps, "unfinished escape");
+        char c = *ps->p++;
+        int digits = 0;
+        switch (c) {
+        case 'n': *cp = '\n'; return 0;
+        case 'r': *cp = '\r'; return 0;
+        case 't': *cp = '\t'; return 0;
+        case 'x': digits = 2; break;
+        case 'u': digits = 4; break;
+        case 'U': digits = 8; break;
+        case '\\': case '"': case '[': case ']': case '-': case '^': case '/': case '\'':
+            *cp = (uint32_t)c;
+            return 0;
+        default: return perr(ps, "unknown escape");
+        }
+        uint32_t v = 0;
+        for (int i = 0; i < digits; i++) {
+            if (ps->p >= ps->end || hexval(*ps->p) < 0) return perr(ps, "bad hex escape");
+            v = v * 16 + (uint32_t)hexval(*ps->p++);
+        }
+        if (v > 0x10FFFF) return perr(ps, "code point out of range");
+        *cp = v;
+        return 0;
+    }
+    int n = rg_utf8_decode(ps->p, (size_t)(ps->end - ps->p), cp);
+    if (*cp == 0xFFFD && n == 1 && (unsigned char)*ps->p >= 0x80) return perr(ps, "invalid UTF-8");
+    ps->p += n;
+    return 0;
+}
+
+static int parse_alternates(parser *ps, uint32_t rule, int nested);
+
+/* Repeats the symbol `sym` (elements) per op into out. */
+static int repeat(parser *ps, evec *out, const elem *sym, uint32_t nsym, uint32_t min, uint32_t max,
+                  int unbounded) {
+    rg_grammar *g = ps->g;
+    for (uint32_t i = 0; i < min; i++)
+        if (evec_append(out, sym, nsym)) return perr(ps, "out of memory");
+    if (unbounded) { /* R ::= sym R | ε */
+        uint32_t r = fresh_symbol(g, "star");
+        if (r == UINT32_MAX) return perr(ps, "too many rules");
+        evec body = {0};
+        int bad = evec_append(&body, sym, nsym) || evec_push(&body, E_REF, r) ||
+                  evec_push(&body, E_ALT, 0) || add_rule(g, r, &body);
+        free(body.v);
+        if (bad) return perr(ps, "out of memory");
+        return evec_push(out, E_REF, r) ? perr(ps, "out of memory") : 0;
+    }
+    /* up to (max-min) more, nested so the grammar stays unambiguous:
+     * R1 ::= sym | ε ; Rk ::= sym R(k-1) | ε */
+    uint32_t prev = UINT32_MAX;
+    for (uint32_t k = min; k < max; k++) {
+        uint32_t r = fresh_symbol(g, "opt");
+        if (r == UINT32_MAX) return perr(ps, "too many rules");
+        evec body = {0};
+        int bad = evec_append(&body, sym, nsym) ||
+                  (prev != UINT32_MAX && evec_push(&body, E_REF, prev)) ||
+                  evec_push(&body, E_ALT, 0) || add_rule(g, r, &body);
+        free(body.v);
+        if (bad) return perr(ps, "out of memory");
+        prev = r;
+    }
+    if (prev != UINT32_MAX && evec_push(out, E_REF, prev)) return perr(ps, "out of memory");
+    return 0;
+}
+
+static int parse_number(parser *ps, uint32_t *v) {
+    if (ps->p >= ps->end || *ps->p < '0' || *ps->p > '9') return perr(ps, "expected a number");
+    uint64_t x = 0;
+    while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') {
+        x = x * 10 + (uint64_t)(*ps->p++ - '0');
+        if (x > 10000) return perr(ps, "repetition count over 10000");
+    }
+    *v = (uint32_t)x;
+    return 0;
+}
+
+static int parse_sequence(parser *ps, evec *out, int nested) {
+    uint32_t last_start = out->n;
+    int have_last = 0;
+    for (;;) {
+        skip_space(ps, nested);
+        if (ps->p >= ps->end) return 0;
+        char c = *ps->p;
+        uint32_t sym_start = out->n;
+        if (c == '"') {
+            ps->p++;
+            while (ps->p < ps->end && *ps->p != '"') {
+                uint32_t cp;
+                if (parse_char(ps, &cp) || evec_push(out, E_CHAR, cp)) return perr(ps, "bad literal");
+            }
+            if (ps->p >= ps->end) return perr(ps, "unterminated string literal");
+            ps->p++;
+        } else if (c == '[') {
+            ps->p++;
+            uint8_t first = E_CHAR;
+            if (ps->p < ps->end && *ps->p == '^') ps->p++, first = E_CHAR_NOT;
+            int count = 0;
+            while (ps->p < ps->end && *ps->p != ']') {
+                uint32_t lo, hi;
+                if (parse_char(ps, &lo)) return -1;
+                if (evec_push(out, count ? E_CHAR_ALT : first, lo)) return perr(ps, "out of memory");
+                if (ps->p + 1 < ps->end && *ps->p == '-' && ps->p[1] != ']') {
+                    ps->p++;
+                    if (parse_char(ps, &hi)) return -1;
+                    if (hi < lo) return perr(ps, "character range upper bound below lower bound");
+                    if (evec_push(out, E_RNG_UPPER, hi)) return perr(ps, "out of memory");
+                }
+                count++;
+            }
+            if (ps->p >= ps->end) return perr(ps, "unterminated character class");
+            if (!count) return perr(ps, "empty character class");
+            ps->p++;
+        } else if (is_word(c)) {
+            const char *st = ps->p;
+            while (ps->p < ps->end && is_word(*ps->p)) ps->p++;
+            int64_t r = symbol(ps->g, st, (size_t)(ps->p - st), 1);
+            if (r < 0 || evec_push(out, E_REF, (uint32_t)r)) return perr(ps, "too many rules");
+        } else if (c == '(') {
+            ps->p++;
+            uint32_t r = fresh_symbol(ps->g, "group");
+            if (r == UINT32_MAX) return perr(ps, "too many rules");
+            if (parse_alternates(ps, r, 1)) return -1;
+            skip_space(ps, 1);
+            if (ps->p >= ps->end || *ps->p != ')') return perr(ps, "expected ')'");
+            ps->p++;
+            if (evec_push(out, E_REF, r)) return perr(ps, "out of memory");
+        } else if (c == '.') {
+            ps->p++;
+            if (evec_push(out, E_ANY, 0)) return perr(ps, "out of memory");
+        } else if (c == '*' || c == '+' || c == '?' || c == '{') {
+            if (!have_last) return perr(ps, "repetition without a preceding symbol");
+            ps->p++;
+            uint32_t min = 0, max = 0;
+            int unbounded = 0;
+            if (c == '*') unbounded = 1;
+            else if (c == '+') min = 1, unbounded = 1;
+            else if (c == '?') max = 1;
+            else {
+                skip_space(ps, 0);
+                if (parse_number(ps, &min)) return -1;
+                skip_space(ps, 0);
+                max = min;
+                if (ps->p < ps->end && *ps->p == ',') {
+                    ps->p++;
+                    skip_space(ps, 0);
+                    if (ps->p < ps->end && *ps->p == '}') unbounded = 1;
+                    else if (parse_number(ps, &max)) return -1;
+                    if (!unbounded && max < min) return perr(ps, "repetition {m,n} with n < m");
+                }
+                skip_space(ps, 0);
+                if (ps->p >= ps->end || *ps->p != '}') return perr(ps, "expected '}'");
+                ps->p++;
+            }
+            uint32_t nsym = out->n - last_start;
+            elem *sym = malloc((nsym ? nsym : 1) * sizeof *sym);
+            if (!sym) return perr(ps, "out of memory");
+            memcpy(sym, out->v + last_start, nsym * sizeof *sym);
+            out->n = last_start;
+            int rc = repeat(ps, out, sym, nsym, min, max, unbounded);
+            free(sym);
+            if (rc) return -1;
+            have_last = 0; /* x** is not allowed */
+            continue;
+        } else {
+            return 0; /* '|', ')', newline or the end of the rule */
+        }
+        last_start = sym_start;
+        have_last = 1;
+    }
+}
+
+static int parse_alternates(parser *ps, uint32_t rule, int nested) {
+    if (++ps->depth > 256) return perr(ps, "groups nested too deeply");
+    evec body = {0};
+    int rc = 0;
+    for (;;) {
+        if (parse_sequence(ps, &body, nested)) {
+            rc = -1;
+            break;
+        }
+        skip_space(ps, nested);
+        if (ps->p < ps->end && *ps->p == '|') {
+            ps->p++;
+            skip_space(ps, 1);
+            if (evec_push(&body, E_ALT, 0)) {
+                rc = perr(ps, "out of memory");
+                break;
+            }
+            continue;
+        }
+        break;
+    }
+    if (!rc && add_rule(ps->g, rule, &body)) rc = perr(ps, "out of memory");
+    free(body.v);
+    ps->depth--;
+    return rc;
+}
+
+void rg_grammar_free(rg_grammar *g) {
+    if (!g) return;
+    for (uint32_t i = 0; i < g->n_rules; i++) free(g->rule_name[i]);
+    free(g->rule_name);
+    free(g->rule_start);
+    free(g->el);
+    free(g->alts);
+    free(g->alt_first);
+    free(g->pos_min);
+    free(g);
+}
+
+static int sym_cost(const rg_grammar *g, uint32_t p, const int *rule_min, uint32_t *next) {
+    uint8_t t = g->el[p].type;
+    if (t == E_REF) {
+        *next = p + 1;
+        return rule_min[g->el[p].v];
+    }
+    if (t == E_ANY) {
+        *next = p + 1;
+        return 1;
+    }
+    /* a character set: CHAR/CHAR_NOT then ranges and CHAR_ALTs */
+    p++;
+    while (g->el[p].type == E_RNG_UPPER || g->el[p].type == E_CHAR_ALT) p++;
+    *next = p;
+    return 1;
+}
+
+static int seq_min(const rg_grammar *g, uint32_t p, const int *rule_min) {
+    long sum = 0;
+    while (g->el[p].type != E_END && g->el[p].type != E_ALT) {
+        uint32_t nx;
+        sum += sym_cost(g, p, rule_min, &nx);
+        if (sum >= INF_LEN) return INF_LEN;
+        p = nx;
+    }
+    return (int)sum;
+}
+
+/* Alternative tables, shortest completions, and a check that every
+ * referenced rule is defined. */
+static rg_status finish(rg_grammar *g, rg_err *err) {
+    for (uint32_t r = 0; r < g->n_rules; r++)
+        if (g->rule_start[r] == UINT32_MAX)
+            return rg_failf(err, RG_FORMAT, "grammar: rule '%s' is used but not defined", g->rule_name[r]);
+    uint32_t total = 0;
+    for (uint32_t r = 0; r < g->n_rules; r++) {
+        total++;
+        for (uint32_t p = g->rule_start[r]; g->el[p].type != E_END; p++)
+            if (g->el[p].type == E_ALT) total++;
+    }
+    g->alts = malloc(sizeof(uint32_t) * (total + 1));
+    g->alt_first = malloc(sizeof(uint32_t) * (g->n_rules + 1));
+    g->pos_min = malloc(sizeof(int) * (g->n_el + 1));
+    int *rule_min = malloc(sizeof(int) * (g->n_rules + 1));
+    if (!g->alts || !g->alt_first || !g->pos_min || !rule_min) {
+        free(rule_min);
+        return rg_failf(err, RG_NOMEM, "grammar: out of memory");
+    }
+    uint32_t k = 0;
+    for (uint32_t r = 0; r < g->n_rules; r++) {
+        g->alt_first[r] = k;
+        g->alts[k++] = g->rule_start[r];
+        for (uint32_t p = g->rule_start[r]; g->el[p].type != E_END; p++)
+            if (g->el[p].type == E_ALT) g->alts[k++] = p + 1;
+    }
+    g->alt_first[g->n_rules] = k;
+    for (uint32_t r = 0; r < g->n_rules; r++) rule_min[r] = INF_LEN;
+    for (int changed = 1, it = 0; changed && it < (int)g->n_rules + 2; it++) {
+        changed = 0;
+        for (uint32_t r = 0; r < g->n_rules; r++)
+            for (uint32_t a = g->alt_first[r]; a < g->alt_first[r + 1]; a++) {
+                int m = seq_min(g, g->alts[a], rule_min);
+                if (m < rule_min[r]) rule_min[r] = m, changed = 1;
+            }
+    }
+    for (uint32_t p = 0; p < g->n_el; p++) g->pos_min[p] = INF_LEN;
+    for (uint32_t r = 0; r < g->n_rules; r++)
+        for (uint32_t a = g->alt_first[r]; a < g->alt_first[r + 1]; a++) {
+            /* every symbol start inside the alternative gets its suffix cost */
+            uint32_t p = g->alts[a];
+            while (g->el[p].type != E_END && g->el[p].type != E_ALT) {
+                uint32_t nx;
+                sym_cost(g, p, rule_min, &nx);
+                g->pos_min[p] = seq_min(g, p, rule_min);
+                p = nx;
+            }
+            g->pos_min[p] = 0;
+        }
+    free(rule_min);
+    return RG_OK;
+}
+
+rg_status rg_grammar_parse(const char *text, size_t len, const char *root, rg_grammar **out,
+                           rg_err *err) {
+    *out = NULL;
+    rg_grammar *g = calloc(1, sizeof *g);
+    if (!g) return rg_failf(err, RG_NOMEM, "grammar: out of memory");
+    parser ps = {g, text, text + len, text, err, RG_OK, 0};
+    for (;;) {
+        skip_space(&ps, 1);
+        if (ps.p >= ps.end) break;
+        const char *st = ps.p;
+        while (ps.p < ps.end && is_word(*ps.p)) ps.p++;
+        if (ps.p == st) {
+            perr(&ps, "expected a rule name");
+            break;
+        }
+        int64_t r = symbol(g, st, (size_t)(ps.p - st), 1);
+        if (r < 0) {
+            perr(&ps, "too many rules");
+            break;
+        }
+        if (g->rule_start[r] != UINT32_MAX) {
+            perr(&ps, "rule defined twice");
+            break;
+        }
+        skip_space(&ps, 0);
+        if (ps.end - ps.p < 3 || memcmp(ps.p, "::=", 3) != 0) {
+            perr(&ps, "expected '::='");
+            break;
+        }
+        ps.p += 3;
+        skip_space(&ps, 1);
+        if (parse_alternates(&ps, (uint32_t)r, 0)) break;
+        skip_space(&ps, 0);
+        if (ps.p < ps.end && *ps.p != '\n') {
+            perr(&ps, "unexpected character after rule");
+            break;
+        }
+    }
+    if (ps.rc) {
+        rg_grammar_free(g);
+        return ps.rc;
+    }
+    const char *rn = root ? root : "root";
+    int64_t r = symbol(g, rn, strlen(rn), 0);
+    if (r < 0) {
+        rg_grammar_free(g);
+        return rg_failf(err, RG_FORMAT, "grammar: no rule named '%s'", rn);
+    }
+    g->root = (uint32_t)r;
+    rg_status rc = finish(g, err);
+    if (rc) {
+        rg_grammar_free(g);
+        return rc;
+    }
+    rg_grammar_state *s = rg_grammar_state_new(g);
+    if (!s) {
+        rg_grammar_free(g);
+        return rg_failf(err, RG_FORMAT, "grammar: left recursion or too ambiguous at the start of '%s'", rn);
+    }
+    rg_grammar_state_free(s);
+    *out = g;
+    return RG_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* recogniser                                                          */
+
+typedef struct {
+    uint32_t *w; /* stack contents */
+    size_t nw, capw;
+    uint32_t *e; /* set entries: pairs (offset into w, length) */
+    size_t ne, cape;
+    int overflow;
+} pool;
+
+static int pool_w(pool *P, size_t add) {
+    if (P->nw + add <= P->capw) return 0;
+    size_t nc = P->capw ? P->capw * 2 : 256;
+    while (nc < P->nw + add) nc *= 2;
+    uint32_t *p = realloc(P->w, nc * sizeof *p);
+    if (!p) return -1;
+    P->w = p;
+    P->capw = nc;
+    return 0;
+}
+
+static int pool_e(pool *P) {
+    if (P->ne + 2 <= P->cape) return 0;
+    size_t nc = P->cape ? P->cape * 2 : 64;
+    uint32_t *p = realloc(P->e, nc * sizeof *p);
+    if (!p) return -1;
+    P->e = p;
+    P->cape = nc;
+    return 0;
+}
+
+static int is_end(const rg_grammar *g, uint32_t p) { return g->el[p].type == E_END || g->el[p].type == E_ALT; }
+
+/* Adds the stack (off,len) to the set starting at entry set_start unless
+ * an equal one is there. */
+static int add_stack(pool *P, size_t set_start, uint32_t off, uint32_t len) {
+    for (size_t i = set_start; i < P->ne; i += 2) {
+        if (P->e[i + 1] != len) continue;
+        if (!memcmp(P->w + P->e[i], P->w + off, len * sizeof(uint32_t))) return 0;
+    }
+    if ((P->ne - set_start) / 2 >= MAX_STACKS) {
+        P->overflow = 1;
+        return -1;
+    }
+    if (pool_e(P)) return -1;
+    P->e[P->ne++] = off;
+    P->e[P->ne++] = len;
+    return 0;
+}
+
+/* Expands rule references at the top of stack (off,len) until every
+ * resulting stack has a character set on top (or is empty), adding each
+ * to the set. */
+static int advance(const rg_grammar *g, pool *P, uint32_t off, uint32_t len, size_t set_start, int depth) {
+    if (len == 0) return add_stack(P, set_start, off, 0);
+    uint32_t top = P->w[off + len - 1];
+    const elem *e = &g->el[top];
+    if (e->type != E_REF) return add_stack(P, set_start, off, len);
+    if (depth > MAX_DEPTH) {
+        P->overflow = 1;
+        return -1;
+    }
+    uint32_t r = e->v;
+    for (uint32_t a = g->alt_first[r]; a < g->alt_first[r + 1]; a++) {
+        uint32_t start = g->alts[a];
+        if (pool_w(P, len + 2)) return -1;
+        uint32_t noff = (uint32_t)P->nw, n = len - 1;
+        memmove(P->w + noff, P->w + off, (len - 1) * sizeof(uint32_t));
+        if (!is_end(g, top + 1)) P->w[noff + n++] = top + 1;
+        if (!is_end(g, start)) P->w[noff + n++] = start;
+        P->nw = noff + n;
+        if (advance(g, P, noff, n, set_start, depth + 1)) return -1;
+    }
+    return 0;
+}
+
+/* Whether the character set at p matches cp; *next = position after it. */
+static int match_char(const rg_grammar *g, uint32_t p, uint32_t cp, uint32_t *next) {
+    const elem *el = g->el;
+    if (el[p].type == E_ANY) {
+        *next = p + 1;
+        return 1;
+    }
+    int neg = el[p].type == E_CHAR_NOT, found = 0;
+    do {
+        uint32_t lo = el[p].v, hi = lo;
+        if (el[p + 1].type == E_RNG_UPPER) {
+            hi = el[p + 1].v;
+            p += 2;
+        } else {
+            p += 1;
+        }
+        if (cp >= lo && cp <= hi) found = 1;
+    } while (el[p].type == E_CHAR_ALT);
+    *next = p;
+    return found != neg;
+}
+
+/* Whether some code point in [lo,hi] could match the set at p. */
+static int match_range(const rg_grammar *g, uint32_t p, uint32_t plo, uint32_t phi) {
+    const elem *el = g->el;
+    if (el[p].type == E_ANY || el[p].type == E_CHAR_NOT) return 1; /* conservative for negated sets */
+    do {
+        uint32_t lo = el[p].v, hi = lo;
+        if (el[p + 1].type == E_RNG_UPPER) hi = el[p + 1].v, p += 2;
+        else p += 1;
+        if (lo <= phi && hi >= plo) return 1;
+    } while (el[p].type == E_CHAR_ALT);
+    return 0;
+}
+
+/* Set (at entries [eoff, eoff+2n)) accepts cp -> new set appended; returns
+ * its entry start, and its size in *n_out. */
+static int accept_cp(const rg_grammar *g, pool *P, size_t eoff, size_t n, uint32_t cp,
+                     size_t *new_start, size_t *n_out) {
+    size_t ns = P->ne;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t off = P->e[eoff + 2 * i], len = P->e[eoff + 2 * i + 1];
+        if (len == 0) continue;
+        uint32_t next;
+        if (!match_char(g, P->w[off + len - 1], cp, &next)) continue;
+        if (pool_w(P, len + 1)) return -1;
+        uint32_t noff = (uint32_t)P->nw, m = len - 1;
+        memmove(P->w + noff, P->w + off, (len - 1) * sizeof(uint32_t));
+        if (!is_end(g, next)) P->w[noff + m++] = next;
+        P->nw = noff + m;
+        if (advance(g, P, noff, m, ns, 0)) return -1;
+    }
+    *new_start = ns;
+    *n_out = (P->ne - ns) / 2;
+    return 0;
+}
+
+struct rg_grammar_state {
+    const rg_grammar *g;
+    pool P;
+    size_t set_off, set_n;
+    uint8_t pend[4];
+    int npend, need; /* a code point in progress: bytes so far / bytes it needs */
+};
+
+rg_grammar_state *rg_grammar_state_new(const rg_grammar *g) {
+    rg_grammar_state *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->g = g;
+    /* the start: one stack [REF root] expanded */
+    if (pool_w(&s->P, 1)) goto fail;
+    /* a synthetic position: el has no element "REF root", so expand the
+     * root's alternatives directly */
+    for (uint32_t a = g->alt_first[g->root]; a < g->alt_first[g->root + 1]; a++) {
+        uint32_t start = g->alts[a];
+        if (pool_w(&s->P, 1)) goto fail;
+        uint32_t off = (uint32_t)s->P.nw, n = 0;
+        if (!is_end(g, start)) s->P.w[off + n++] = start;
+        s->P.nw = off + n;
+        if (advance(g, &s->P, off, n, 0, 0)) goto fail;
+    }
+    s->set_off = 0;
+    s->set_n = s->P.ne / 2;
+    if (s->set_n == 0) goto fail;
+    return s;
+fail:
+    rg_grammar_state_free(s);
+    return NULL;
+}
+
+void rg_grammar_state_free(rg_grammar_state *s) {
+    if (!s) return;
+    free(s->P.w);
+    free(s->P.e);
+    free(s);
+}
+
+/* A compact copy holding only the current set. */
+rg_grammar_state *rg_grammar_state_clone(const rg_grammar_state *s) {
+    rg_grammar_state *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->g = s->g;
+    memcpy(c->pend, s->pend, sizeof c->pend);
+    c->npend = s->npend;
+    c->need = s->need;
+    for (size_t i = 0; i < s->set_n; i++) {
+        uint32_t off = s->P.e[s->set_off + 2 * i], len = s->P.e[s->set_off + 2 * i + 1];
+        if (pool_w(&c->P, len) || pool_e(&c->P)) {
+            rg_grammar_state_free(c);
+            return NULL;
+        }
+        memcpy(c->P.w + c->P.nw, s->P.w + off, len * sizeof(uint32_t));
+        c->P.e[c->P.ne++] = (uint32_t)c->P.nw;
+        c->P.e[c->P.ne++] = len;
+        c->P.nw += len;
+    }
+    c->set_off = 0;
+    c->set_n = c->P.ne / 2;
+    return c;
+}
+
+/* UTF-8 byte feeder shared by accept and the trie walk.  Returns 1 when a
+ * code point completed (*cp), 0 when more bytes are needed, -1 when the
+ * byte cannot be part of valid UTF-8 here. */
+static int feed_byte(uint8_t *pend, int *npend, int *need, uint8_t b, uint32_t *cp) {
+    if (*npend == 0) {
+        if (b < 0x80) {
+            *cp = b;
+            return 1;
+        }
+        int n = (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
+        if (!n || b == 0xC0 || b == 0xC1 || b > 0xF4) return -1;
+        pend[0] = b;
+        *npend = 1;
+        *need = n;
+        return 0;
+    }
+    if ((b & 0xC0) != 0x80) return -1;
+    pend[(*npend)++] = b;
+    if (*npend < *need) return 0;
+    int l = rg_utf8_decode((const char *)pend, (size_t)*npend, cp);
+    *npend = 0;
+    if (l != *need) return -1; /* overlong, surrogate or out of range */
+    return 1;
+}
+
+/* Range of code points that a partial sequence can still become. */
+static void partial_range(const uint8_t *pend, int npend, int need, uint32_t *lo, uint32_t *hi) {
+    uint32_t v = pend[0] & (need == 2 ? 0x1F : need == 3 ? 0x0F : 0x07);
+    for (int i = 1; i < npend; i++) v = (v << 6) | (pend[i] & 0x3F);
+    int rest = need - npend;
+    *lo = v << (6 * rest);
+    *hi = (v << (6 * rest)) | ((1u << (6 * rest)) - 1);
+}
+
+static int partial_ok(const rg_grammar *g, const pool *P, size_t eoff, size_t n, const uint8_t *pend,
+                      int npend, int need) {
+    uint32_t lo, hi;
+    partial_range(pend, npend, need, &lo, &hi);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t off = P->e[eoff + 2 * i], len = P->e[eoff + 2 * i + 1];
+        if (len && match_range(g, P->w[off + len - 1], lo, hi)) return 1;
+    }
+    return 0;
+}
+
+static void compact(rg_grammar_state *s) {
+    rg_grammar_state *c = rg_grammar_state_clone(s);
+    if (!c) return; /* keep the uncompacted (still correct) state */
+    free(s->P.w);
+    free(s->P.e);
+    s->P = c->P;
+    s->set_off = 0;
+    s->set_n = c->set_n;
+    free(c);
+}
+
+bool rg_grammar_accept(rg_grammar_state *s, const char *bytes, size_t n) {
+    size_t mark_w = s->P.nw, mark_e = s->P.ne, off = s->set_off, cnt = s->set_n;
+    uint8_t pend[4];
+    memcpy(pend, s->pend, 4);
+    int npend = s->npend, need = s->need;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t cp;
+        int r = feed_byte(pend, &npend, &need, (uint8_t)bytes[i], &cp);
+        if (r < 0) goto reject;
+        if (r == 0) continue;
+        size_t ns, nn;
+        if (accept_cp(s->g, &s->P, off, cnt, cp, &ns, &nn) || nn == 0) goto reject;
+        off = ns;
+        cnt = nn;
+    }
+    if (npend && !partial_ok(s->g, &s->P, off, cnt, pend, npend, need)) goto reject;
+    s->set_off = off;
+    s->set_n = cnt;
+    memcpy(s->pend, pend, 4);
+    s->npend = npend;
+    s->need = need;
+    compact(s);
+    return true;
+reject:
+    s->P.nw = mark_w;
+    s->P.ne = mark_e;
+    s->P.overflow = 0;
+    return false;
+}
+
+bool rg_grammar_done(const rg_grammar_state *s) {
+    if (s->npend) return false;
+    for (size_t i = 0; i < s->set_n; i++)
+        if (s->P.e[s->set_off + 2 * i + 1] == 0) return true;
+    return false;
+}
+
+bool rg_grammar_finished(const rg_grammar_state *s) {
+    if (s->npend) return false;
+    for (size_t i = 0; i < s->set_n; i++)
+        if (s->P.e[s->set_off + 2 * i + 1] != 0) return false;
+    return s->set_n > 0;
+}
+
+int rg_grammar_distance(const rg_grammar_state *s) {
+    long best = INF_LEN;
+    for (size_t i = 0; i < s->set_n; i++) {
+        uint32_t off = s->P.e[s->set_off + 2 * i], len = s->P.e[s->set_off + 2 * i + 1];
+        long d = 0;
+        for (uint32_t k = 0; k < len; k++) d += s->g->pos_min[s->P.w[off + k]];
+        if (d < best) best = d;
+    }
+    return (int)(best + (s->npend ? 1 : 0));
+}
+
+/* ------------------------------------------------------------------ */
+/* vocabulary trie and masks                                           */
+
+typedef struct {
+    int32_t first_child, next_sibling, first_token;
+    uint8_t byte;
+} tnode;
+
+struct rg_grammar_vocab {
+    int n_vocab;
+    tnode *nodes;
+    int32_t n_nodes, cap_nodes;
+    int32_t *token_next; /* next token ending at the same node */
+    uint8_t *is_eog;
+    char **piece;
+    size_t *len;
+};
+
+static int32_t trie_child(rg_grammar_vocab *v, int32_t node, uint8_t b, int create) {
+    int32_t c = v->nodes[node].first_child, prev = -1;
+    while (c >= 0 && v->nodes[c].byte < b) prev = c, c = v->nodes[c].next_sibling;
+    if (c >= 0 && v->nodes[c].byte == b) return c;
+    if (!create) return -1;
+    if (v->n_nodes == v->cap_nodes) {
+        int32_t nc = v->cap_nodes * 2;
+        tnode *p = realloc(v->nodes, (size_t)nc * sizeof *p);
+        if (!p) return -1;
+        v->nodes = p;
+        v->cap_nodes = nc;
+    }
+    int32_t n = v->n_nodes++;
+    v->nodes[n] = (tnode){-1, c, -1, b};
+    if (prev < 0) v->nodes[node].first_child = n;
+    else v->nodes[prev].next_sibling = n;
+    return n;
+}
+
+void rg_grammar_vocab_free(rg_grammar_vocab *v) {
+    if (!v) return;
+    if (v->piece)
+        for (int i = 0; i < v->n_vocab; i++) free(v->piece[i]);
+    free(v->piece);
+    free(v->len);
+    free(v->nodes);
+    free(v->token_next);
+    free(v->is_eog);
+    free(v);
+}
+
+rg_grammar_vocab *rg_grammar_vocab_new(const char *const *pieces, const size_t *lens, int n_vocab,
+                                       const int32_t *eog, int n_eog) {
+    rg_grammar_vocab *v = calloc(1, sizeof *v);
+    if (!v || n_vocab <= 0) goto fail;
+    v->n_vocab = n_vocab;
+    v->cap_nodes = 1024;
+    v->nodes = malloc((size_t)v->cap_nodes * sizeof *v->nodes);
+    v->token_next = malloc((size_t)n_vocab * sizeof *v->token_next);
+    v->is_eog = calloc((size_t)n_vocab, 1);
+    v->piece = calloc((size_t)n_vocab, sizeof *v->piece);
+    v->len = calloc((size_t)n_vocab, sizeof *v->len);
+    if (!v->nodes || !v->token_next || !v->is_eog || !v->piece || !v->len) goto fail;
+    v->nodes[0] = (tnode){-1, -1, -1, 0};
+    v->n_nodes = 1;
+    for (int i = 0; i < n_eog; i++)
+        if (eog[i] >= 0 && eog[i] < n_vocab) v->is_eog[eog[i]] = 1;
+    for (int i = 0; i < n_vocab; i++) {
+        v->token_next[i] = -1;
+        if (!pieces[i] || v->is_eog[i]) continue;
+        size_t n = lens ? lens[i] : strlen(pieces[i]);
+        if (n == 0) continue;
+        v->piece[i] = malloc(n);
+        if (!v->piece[i]) goto fail;
+        memcpy(v->piece[i], pieces[i], n);
+        v->len[i] = n;
+        int32_t node = 0;
+        for (size_t k = 0; k < n; k++) {
+            node = trie_child(v, node, (uint8_t)pieces[i][k], 1);
+            if (node < 0) goto fail;
+        }
+        v->token_next[i] = v->nodes[node].first_token;
+        v->nodes[node].first_token = i;
+    }
+    return v;
+fail:
+    rg_grammar_vocab_free(v);
+    return NULL;
+}
+
+typedef struct {
+    const rg_grammar *g;
+    const rg_grammar_vocab *v;
+    pool P;
+    uint8_t *allowed;
+    int count;
+} walk;
+
+static void walk_node(walk *W, int32_t node, size_t eoff, size_t n, const uint8_t *pend0, int npend0,
+                      int need0) {
+    for (int32_t c = W->v->nodes[node].first_child; c >= 0; c = W->v->nodes[c].next_sibling) {
+        uint8_t pend[4];
+        memcpy(pend, pend0, 4);
+        int npend = npend0, need = need0;
+        uint32_t cp;
+        size_t mark_w = W->P.nw, mark_e = W->P.ne;
+        size_t coff = eoff, cn = n;
+        int r = feed_byte(pend, &npend, &need, W->v->nodes[c].byte, &cp);
+        if (r < 0) continue;
+        if (r == 1) {
+            if (accept_cp(W->g, &W->P, eoff, n, cp, &coff, &cn) || cn == 0) {
+                W->P.nw = mark_w, W->P.ne = mark_e, W->P.overflow = 0;
+                continue;
+            }
+        } else if (!partial_ok(W->g, &W->P, eoff, n, pend, npend, need)) {
+            continue;
+        }
+        for (int32_t t = W->v->nodes[c].first_token; t >= 0; t = W->v->token_next[t]) {
+            W->allowed[t] = 1;
+            W->count++;
+        }
+        walk_node(W, c, coff, cn, pend, npend, need);
+        W->P.nw = mark_w;
+        W->P.ne = mark_e;
+    }
+}
+
+int rg_grammar_mask(const rg_grammar_state *s, const rg_grammar_vocab *v, uint8_t *allowed) {
+    memset(allowed, 0, (size_t)v->n_vocab);
+    rg_grammar_state *c = rg_grammar_state_clone(s);
+    if (!c) return 0;
+    walk W = {s->g, v, c->P, allowed, 0};
+    walk_node(&W, 0, 0, c->set_n, c->pend, c->npend, c->need);
+    if (rg_grammar_done(s))
+        for (int i = 0; i < v->n_vocab; i++)
+            if (v->is_eog[i]) allowed[i] = 1, W.count++;
+    free(W.P.w);
+    free(W.P.e);
+    free(c);
+    return W.count;
+}
+
+bool rg_grammar_allows(const rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id) {
+    if (id < 0 || id >= v->n_vocab) return false;
+    if (v->is_eog[id]) return rg_grammar_done(s);
+    if (!v->piece[id]) return false;
+    rg_grammar_state *c = rg_grammar_state_clone(s);
+    if (!c) return false;
+    bool ok = rg_grammar_accept(c, v->piece[id], v->len[id]);
+    rg_grammar_state_free(c);
+    return ok;
+}
+
+bool rg_grammar_accept_token(rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id) {
+    if (id < 0 || id >= v->n_vocab) return false;
+    if (v->is_eog[id]) return rg_grammar_done(s);
+    if (!v->piece[id]) return false;
+    return rg_grammar_accept(s, v->piece[id], v->len[id]);
+}

@@ -1,0 +1,67 @@
+/* grammar.h - constrained decoding: GBNF grammars (llama.cpp's format) and
+ * JSON Schema compiled to them, a pushdown recogniser over code points,
+ * and per-step token masks computed over a byte trie of the vocabulary.
+ *
+ * The recogniser keeps a set of stacks of grammar positions (each stack
+ * one way the text so far can continue); a code point is accepted when at
+ * least one stack accepts it.  A token is allowed when all of its bytes
+ * are.  The trie shares the work of tokens with common prefixes. */
+#ifndef RG_GRAMMAR_H
+#define RG_GRAMMAR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/status.h"
+
+typedef struct rg_grammar rg_grammar;
+typedef struct rg_grammar_state rg_grammar_state;
+typedef struct rg_grammar_vocab rg_grammar_vocab;
+
+/* Parses GBNF text; `root` names the start rule ("root" when NULL).
+ * Errors name the line and column. *out owned by the caller. */
+rg_status rg_grammar_parse(const char *text, size_t len, const char *root, rg_grammar **out,
+                           rg_err *err);
+/* JSON Schema (object, properties, required, type, enum, const,
+ * array/items, minItems/maxItems, string/number/integer/boolean/null,
+ * nested, anyOf/oneOf, additionalProperties false by default) -> GBNF
+ * appended to out. An empty schema {} means any JSON value. */
+rg_status rg_json_schema_to_gbnf(const char *schema, size_t len, rg_buf *out, rg_err *err);
+/* Convenience: schema -> GBNF -> grammar. */
+rg_status rg_grammar_from_json_schema(const char *schema, size_t len, rg_grammar **out, rg_err *err);
+/* A grammar for any JSON object ({"type": "json_object"}). */
+rg_status rg_grammar_json_object(rg_grammar **out, rg_err *err);
+void rg_grammar_free(rg_grammar *g);
+
+/* Recogniser state at the start of the root rule.  NULL on OOM. */
+rg_grammar_state *rg_grammar_state_new(const rg_grammar *g);
+rg_grammar_state *rg_grammar_state_clone(const rg_grammar_state *s);
+void rg_grammar_state_free(rg_grammar_state *s);
+/* Feeds bytes (UTF-8, possibly ending mid code point).  Returns false and
+ * leaves the state unchanged when they cannot continue the grammar. */
+bool rg_grammar_accept(rg_grammar_state *s, const char *bytes, size_t n);
+/* True when the text so far is a complete sentence of the grammar. */
+bool rg_grammar_done(const rg_grammar_state *s);
+/* True when nothing more can be accepted (complete and no continuation). */
+bool rg_grammar_finished(const rg_grammar_state *s);
+/* Fewest code points still needed to complete (0 when done). */
+int rg_grammar_distance(const rg_grammar_state *s);
+
+/* The vocabulary as raw bytes per token id; pieces[i] NULL (or special[i])
+ * for tokens that must never be produced under a grammar (control
+ * tokens); eog lists end-of-generation ids, allowed exactly when the
+ * grammar is done.  Copies what it needs. */
+rg_grammar_vocab *rg_grammar_vocab_new(const char *const *pieces, const size_t *lens, int n_vocab,
+                                       const int32_t *eog, int n_eog);
+void rg_grammar_vocab_free(rg_grammar_vocab *v);
+/* allowed[i] = 1 when token i may come next (n_vocab bytes). Returns the
+ * number allowed. Thread-compatible: one call per state at a time. */
+int rg_grammar_mask(const rg_grammar_state *s, const rg_grammar_vocab *v, uint8_t *allowed);
+/* Whether token id may come next (cheap check for the sampled token). */
+bool rg_grammar_allows(const rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id);
+/* Feeds token id (an eog token is accepted when done). */
+bool rg_grammar_accept_token(rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id);
+
+#endif

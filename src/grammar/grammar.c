@@ -998,3 +998,14 @@ bool rg_grammar_accept_token(rg_grammar_state *s, const rg_grammar_vocab *v, int
     if (!v->piece[id]) return false;
     return rg_grammar_accept(s, v->piece[id], v->len[id]);
 }
+
+int rg_grammar_distance_after(const rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id) {
+    if (id < 0 || id >= v->n_vocab) return -1;
+    if (v->is_eog[id]) return rg_grammar_done(s) ? 0 : -1;
+    if (!v->piece[id]) return -1;
+    rg_grammar_state *c = rg_grammar_state_clone(s);
+    if (!c) return -1;
+    int d = rg_grammar_accept(c, v->piece[id], v->len[id]) ? rg_grammar_distance(c) : -1;
+    rg_grammar_state_free(c);
+    return d;
+}

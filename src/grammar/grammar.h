@@ -61,6 +61,11 @@ void rg_grammar_vocab_free(rg_grammar_vocab *v);
 int rg_grammar_mask(const rg_grammar_state *s, const rg_grammar_vocab *v, uint8_t *allowed);
 /* Whether token id may come next (cheap check for the sampled token). */
 bool rg_grammar_allows(const rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id);
+/* Fewest code points to complete after token id, or -1 when id is not
+ * allowed.  A sampler with a token budget uses it to never pick a token
+ * it could not finish after (every token carries at least one code
+ * point, so distance <= remaining tokens keeps the output complete). */
+int rg_grammar_distance_after(const rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id);
 /* Feeds token id (an eog token is accepted when done). */
 bool rg_grammar_accept_token(rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id);
 

@@ -7,6 +7,7 @@
 
 #include "core/buf.h"
 #include "gguf/gguf.h"
+#include "tok/tok.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -62,6 +63,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
     }
     rg_buf_free(&b);
+    /* a file with tokenizer metadata must give a tokenizer or a clear error */
+    rg_tok *t;
+    if (rg_tok_from_gguf(g, &t, &err) == RG_OK) {
+        int32_t *ids;
+        size_t n;
+        static const char text[] = "Hello world <s> 123 \xe4\xbd\xa0\xe5\xa5\xbd \xff";
+        if (rg_tok_encode(t, text, sizeof text - 1, true, &ids, &n, &err) == RG_OK) {
+            for (size_t i = 0; i < n; i++)
+                if (ids[i] < 0 || ids[i] >= rg_tok_n_vocab(t)) abort();
+            free(ids);
+        }
+        rg_tok_free(t);
+    } else if (!rg_err_text(&err)[0]) {
+        abort();
+    }
     rg_gguf_close(g);
     return 0;
 }

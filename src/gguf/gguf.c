@@ -1023,7 +1023,9 @@ static rg_status write_all(int fd, const void *p, size_t n, const char *path, rg
     return RG_OK;
 }
 
-rg_status rg_gguf_writer_write(rg_gguf_writer *w, const char *path, rg_err *err) {
+/* Builds the header (up to the aligned start of the data section) into h
+ * and assigns tensor offsets. */
+static rg_status build_header(rg_gguf_writer *w, rg_buf *h, uint64_t *align_out, rg_err *err) {
     if (w->sticky) return rg_failf(err, w->sticky, "%s", w->sticky_msg);
     uint64_t align = GGUF_DEFAULT_ALIGNMENT;
     for (size_t i = 0; i < w->n_kv; i++) {
@@ -1036,35 +1038,58 @@ rg_status rg_gguf_writer_write(rg_gguf_writer *w, const char *path, rg_err *err)
                                 (unsigned long long)align);
         }
     }
-    rg_buf h;
-    rg_buf_init(&h, 0);
-    rg_status s = rg_buf_append(&h, "GGUF", 4);
-    if (!s) s = put_u32(&h, 3);
-    if (!s) s = put_u64(&h, w->n_t);
-    if (!s) s = put_u64(&h, w->n_kv);
+    rg_buf_init(h, 0);
+    rg_status s = rg_buf_append(h, "GGUF", 4);
+    if (!s) s = put_u32(h, 3);
+    if (!s) s = put_u64(h, w->n_t);
+    if (!s) s = put_u64(h, w->n_kv);
     for (size_t i = 0; !s && i < w->n_kv; i++) {
-        s = put_str(&h, w->kv[i].key, strlen(w->kv[i].key));
-        if (!s) s = put_u32(&h, w->kv[i].type);
-        if (!s && w->kv[i].val.len) s = rg_buf_append(&h, w->kv[i].val.data, w->kv[i].val.len);
+        s = put_str(h, w->kv[i].key, strlen(w->kv[i].key));
+        if (!s) s = put_u32(h, w->kv[i].type);
+        if (!s && w->kv[i].val.len) s = rg_buf_append(h, w->kv[i].val.data, w->kv[i].val.len);
     }
     uint64_t off = 0;
     for (size_t i = 0; !s && i < w->n_t; i++) {
         wtensor *t = &w->t[i];
         t->offset = off;
-        s = put_str(&h, t->name, strlen(t->name));
-        if (!s) s = put_u32(&h, (uint32_t)t->n_dims);
-        for (int d = 0; !s && d < t->n_dims; d++) s = put_u64(&h, (uint64_t)t->ne[d]);
-        if (!s) s = put_u32(&h, (uint32_t)t->type);
-        if (!s) s = put_u64(&h, t->offset);
+        s = put_str(h, t->name, strlen(t->name));
+        if (!s) s = put_u32(h, (uint32_t)t->n_dims);
+        for (int d = 0; !s && d < t->n_dims; d++) s = put_u64(h, (uint64_t)t->ne[d]);
+        if (!s) s = put_u32(h, (uint32_t)t->type);
+        if (!s) s = put_u64(h, t->offset);
         off += t->nbytes;
         if (off % align) off += align - off % align;
     }
     /* pad the header to the alignment (llama.cpp expects the data section aligned) */
-    while (!s && w->n_t > 0 && h.len % align) s = rg_buf_putc(&h, 0);
+    while (!s && w->n_t > 0 && h->len % align) s = rg_buf_putc(h, 0);
     if (s) {
-        rg_buf_free(&h);
+        rg_buf_free(h);
         return rg_failf(err, s, "gguf writer: out of memory building the header");
     }
+    *align_out = align;
+    return RG_OK;
+}
+
+rg_status rg_gguf_writer_write_buf(rg_gguf_writer *w, rg_buf *out, rg_err *err) {
+    rg_buf h;
+    uint64_t align;
+    rg_status s = build_header(w, &h, &align, err);
+    if (s) return s;
+    s = rg_buf_append(out, h.data, h.len);
+    rg_buf_free(&h);
+    for (size_t i = 0; !s && i < w->n_t; i++) {
+        const wtensor *t = &w->t[i];
+        s = rg_buf_append(out, t->data, (size_t)t->nbytes);
+        while (!s && (out->len % align)) s = rg_buf_putc(out, 0);
+    }
+    return s ? rg_failf(err, s, "gguf writer: out of memory") : RG_OK;
+}
+
+rg_status rg_gguf_writer_write(rg_gguf_writer *w, const char *path, rg_err *err) {
+    rg_buf h;
+    uint64_t align;
+    rg_status s = build_header(w, &h, &align, err);
+    if (s) return s;
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -141,5 +141,10 @@ rg_status rg_gguf_writer_add_tensor(rg_gguf_writer *w, const char *name, rg_dtyp
                                     uint64_t nbytes);
 /* Writes atomically (temp file + rename). */
 rg_status rg_gguf_writer_write(rg_gguf_writer *w, const char *path, rg_err *err);
+/* Appends the same bytes to out, which should be empty (tests, fuzzing,
+ * small files).  For rg_gguf_open_memory's tensors to be aligned, out's
+ * data must be (malloc gives 16 bytes; copy when 32 matters). */
+struct rg_buf;
+rg_status rg_gguf_writer_write_buf(rg_gguf_writer *w, struct rg_buf *out, rg_err *err);
 
 #endif

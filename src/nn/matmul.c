@@ -1,12 +1,13 @@
 /* matmul.c - the kernel context (thread pool + activation scratch) and
  * rg_nn_matmul: activations are converted once to the weight type's
  * activation type, then tiles of up to RG_NN_TILE weight rows x
- * RG_NN_TILE activation rows are computed; threads split the weight rows,
- * so each weight row is read from memory once per call and reused for every
- * activation row while it sits in L1.
+ * RG_NN_TILE activation rows are computed; threads take chunks of weight
+ * row tiles from a shared counter, so each weight row is read from memory
+ * once per call and reused for every activation row while it sits in L1.
  *
  * F32 weights with batch >= RG_NN_BLAS_MIN use OpenBLAS sgemm. */
 #include <cblas.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "core/limits.h"
@@ -70,6 +71,8 @@ typedef struct {
     size_t arow;      /* bytes per activation row */
     int64_t k, n, batch;
     float *y;
+    atomic_long next;  /* next chunk of row tiles to take */
+    long chunk;        /* tiles per chunk */
 } mm_task;
 
 static void act_task(void *ctx, int ith, int nth) {
@@ -83,17 +86,25 @@ static void act_task(void *ctx, int ith, int nth) {
 static void mm_task_run(void *ctx, int ith, int nth) {
     mm_task *t = ctx;
     rg__tile_fn tile = t->kt->tile[t->wt];
-    /* split whole tiles of rows so threads never share a tile */
-    long ntiles = (long)((t->n + RG_NN_TILE - 1) / RG_NN_TILE), lo, hi;
-    rg_pool_split(ntiles, ith, nth, &lo, &hi);
-    for (long rt = lo; rt < hi; rt++) {
-        int64_t r0 = rt * RG_NN_TILE;
-        int nr = (int)(t->n - r0 < RG_NN_TILE ? t->n - r0 : RG_NN_TILE);
-        const char *wr = (const char *)t->w + (size_t)r0 * t->wrow;
-        for (int64_t c0 = 0; c0 < t->batch; c0 += RG_NN_TILE) {
-            int nc = (int)(t->batch - c0 < RG_NN_TILE ? t->batch - c0 : RG_NN_TILE);
-            tile(t->k, wr, t->wrow, nr, (const char *)t->xa + (size_t)c0 * t->arow, t->arow, nc,
-                 t->y + c0 * t->n + r0, (size_t)t->n);
+    /* threads take chunks of whole row tiles from a shared counter, so a
+     * thread that is descheduled on a busy machine does not hold back the
+     * others (a static split would make everyone wait for it) */
+    (void)ith;
+    (void)nth;
+    long ntiles = (long)((t->n + RG_NN_TILE - 1) / RG_NN_TILE);
+    for (;;) {
+        long lo = atomic_fetch_add_explicit(&t->next, t->chunk, memory_order_relaxed);
+        if (lo >= ntiles) break;
+        long hi = lo + t->chunk < ntiles ? lo + t->chunk : ntiles;
+        for (long rt = lo; rt < hi; rt++) {
+            int64_t r0 = rt * RG_NN_TILE;
+            int nr = (int)(t->n - r0 < RG_NN_TILE ? t->n - r0 : RG_NN_TILE);
+            const char *wr = (const char *)t->w + (size_t)r0 * t->wrow;
+            for (int64_t c0 = 0; c0 < t->batch; c0 += RG_NN_TILE) {
+                int nc = (int)(t->batch - c0 < RG_NN_TILE ? t->batch - c0 : RG_NN_TILE);
+                tile(t->k, wr, t->wrow, nr, (const char *)t->xa + (size_t)c0 * t->arow, t->arow,
+                     nc, t->y + c0 * t->n + r0, (size_t)t->n);
+            }
         }
     }
 }
@@ -123,6 +134,10 @@ rg_status rg_nn_matmul(rg_nn *nn, rg_dtype wt, const void *w, int64_t k, int64_t
         if (batch > 1) rg_pool_run(nn->pool, act_task, &t);
         else act_task(&t, 0, 1);
     }
+    long ntiles = (long)((n + RG_NN_TILE - 1) / RG_NN_TILE);
+    t.chunk = ntiles / (8L * nn->n_threads);
+    if (t.chunk < 1) t.chunk = 1;
+    atomic_init(&t.next, 0);
     rg_pool_run(nn->pool, mm_task_run, &t);
     return RG_OK;
 }

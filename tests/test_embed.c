@@ -94,3 +94,40 @@ RG_TEST(embed_rejects_non_bert) {
     CHECK_EQ_INT(rg_embed_open(path, 1, &em, &e), RG_UNSUPPORTED);
     CHECK(strstr(e.msg, "expected 'bert'") != NULL);
 }
+
+/* Text path: the WordPiece tokenizer gives llama.cpp's ids for the
+ * fixture sentences, and embedding the texts equals embedding those ids. */
+RG_TEST(embed_texts_tokenize_like_llamacpp) {
+    const char *fx = rg_test_fixtures_or_skip();
+    char path[4096], spath[4096], tpath[4096];
+    snprintf(path, sizeof path, "%s/models/tiny-bert-f32.gguf", fx);
+    snprintf(spath, sizeof spath, "%s/models/prompts/tiny-bert.sentences.txt", fx);
+    snprintf(tpath, sizeof tpath, "%s/models/refs/tiny-bert-f32.tokens.txt", fx);
+    static int32_t ids[MAXS][MAXT];
+    int nid[MAXS];
+    REQUIRE(read_tokens(tpath, ids, nid) == 8);
+    char *text;
+    size_t tlen;
+    rg_err e;
+    REQUIRE(rg_file_read(spath, 1 << 20, &text, &tlen, &e) == RG_OK);
+    const char *lines[MAXS];
+    int n = 0;
+    char *save;
+    for (char *l = strtok_r(text, "\n", &save); l && n < MAXS; l = strtok_r(NULL, "\n", &save)) lines[n++] = l;
+    REQUIRE(n == 8);
+    rg_embedder *em;
+    REQUIRE(rg_embed_open(path, 1, &em, &e) == RG_OK);
+    int d = rg_embed_dim(em);
+    float *a = malloc(sizeof(float) * 8 * d), *b = malloc(sizeof(float) * 8 * d);
+    REQUIRE(rg_embed_texts(em, lines, NULL, 8, 1, a, &e) == RG_OK);
+    const int32_t *ptrs[MAXS];
+    for (int i = 0; i < 8; i++) ptrs[i] = ids[i];
+    REQUIRE(rg_embed_tokens(em, ptrs, nid, 8, 1, b, &e) == RG_OK);
+    double maxd = 0;
+    for (int i = 0; i < 8 * d; i++) maxd = fmax(maxd, fabs(a[i] - b[i]));
+    CHECKF(maxd == 0, "text and token paths differ by %g (tokenizer mismatch)", maxd);
+    free(a);
+    free(b);
+    free(text);
+    rg_embed_close(em);
+}

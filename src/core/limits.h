@@ -41,4 +41,14 @@
 #define RG_MAX_LAYERS            1024
 #define RG_MAX_TOKEN_BYTES       (1u << 16)
 
+/* guard */
+#define RG_GUARD_MAX_POLICY_BYTES  (1u << 20)   /* one policy JSON file */
+#define RG_GUARD_MAX_LIST_BYTES    (8u << 20)   /* one word/pattern list file */
+#define RG_GUARD_MAX_LIST_ENTRIES  100000
+#define RG_GUARD_MAX_WORD_BYTES    256          /* one list word (also the stream hold-back) */
+#define RG_GUARD_MAX_TAG_BYTES     64           /* one replacement tag */
+#define RG_GUARD_MAX_FINDINGS      (1u << 24)   /* findings in one scan */
+#define RG_GUARD_STREAM_HOLD       512          /* max bytes a stream filter holds back */
+#define RG_AUDIT_MAX_LINE_BYTES    (64u << 10)  /* one audit log line */
+
 #endif

@@ -11,6 +11,7 @@
  * is preceded by a check i < n; spans never split a UTF-8 sequence.
  * Full-width digits (U+FF10..FF19), full-width 'X', spaces and dashes
  * inside numbers are accepted. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,6 +149,17 @@ static int ctx_before(const scan *sc, size_t i, size_t w, const char *const *kw)
         for (size_t p = a; p + kl <= i; p++)
             if (sc->s[p] == (U)(*k)[0] || (sc->s[p] | 0x20) == (U)(*k)[0])
                 if (ascii_ieq(sc->s + p, *k, kl)) return 1;
+    }
+    return 0;
+}
+
+/* Same, in the window of w bytes after i. */
+static int ctx_after(const scan *sc, size_t i, size_t w, const char *const *kw) {
+    size_t b = i + w < sc->n ? i + w : sc->n;
+    for (const char *const *k = kw; *k; k++) {
+        size_t kl = strlen(*k);
+        for (size_t p = i; p + kl <= b; p++)
+            if (ascii_ieq(sc->s + p, *k, kl)) return 1;
     }
     return 0;
 }
@@ -349,14 +361,15 @@ static int classify(scan *sc, size_t start, const nrun *r, int k) {
         return 1;
     }
     if (r->x) return 0;
-    if (L == 15 && cn_id15_valid(d) && ctx_before(sc, start, 36, KW_ID)) {
+    if (L == 15 && cn_id15_valid(d) &&
+        (ctx_before(sc, start, 36, KW_ID) || ctx_after(sc, end, 36, KW_ID))) {
         emit(sc, RG_PII_CN_ID, start, end, 0.9f);
         return 1;
     }
     if (L >= 13 && L <= 19 && card_grouping_ok(r, k) && card_iin(d, L) && luhn(d, L)) {
         int pos = ctx_before(sc, start, 40, KW_CARD);
         int neg = !pos && ctx_before(sc, start, 40, KW_NEG);
-        int idlike = L == 18 && cn_id18_shape(d);
+        int idlike = L == 18 && (cn_id18_shape(d) || ctx_before(sc, start, 40, KW_ID));
         if (!neg && (!idlike || pos)) {
             emit(sc, RG_PII_CARD, start, end, pos ? 0.99f : 0.95f);
             return 1;
@@ -453,6 +466,12 @@ static size_t try_mac(scan *sc, size_t i) {
     return sc->last_end == i + 17 ? i + 17 : 0;
 }
 
+static int letters_in(const scan *sc, size_t a, size_t b) {
+    for (size_t k = a; k < b; k++)
+        if (!is_digit(sc->s[k])) return 1;
+    return 0;
+}
+
 static size_t try_ipv6(scan *sc, size_t i) {
     size_t p = i;
     int groups = 0, dbl = 0, letters = 0;
@@ -470,7 +489,7 @@ static size_t try_ipv6(scan *sc, size_t i) {
         if (nh == 0) break;
         if (nh > 4) return 0;
         /* embedded IPv4 tail: ::ffff:192.0.2.1 */
-        if (q < sc->n && sc->s[q] == '.' && (dbl || groups == 6)) {
+        if (q < sc->n && sc->s[q] == '.' && (dbl || groups == 6) && nh <= 3 && !letters_in(sc, p, q)) {
             size_t save = sc->last_end;
             rg__fvec *o = sc->out;
             size_t on = o->n;
@@ -536,6 +555,18 @@ static size_t try_uscc(scan *sc, size_t i, size_t tl) {
     int c = 31 - sum % 31;
     if (c == 31) c = 0;
     if (uscc_char(s[17]) != c) return 0;
+    if (!cn_province((s[2] - '0') * 10 + (s[3] - '0'))) return 0;
+    int letters = 0;
+    for (int k = 0; k < 18; k++) letters += !is_digit(s[k]);
+    if (!letters) {
+        /* all digits: the checksum alone is 1 in 31; also demand a
+         * registration category and no ID shape, no order-number context */
+        U d[18];
+        for (int k = 0; k < 18; k++) d[k] = (U)(s[k] - '0');
+        if (!strchr("1239", s[1]) || cn_id18_shape(d) || ctx_before(sc, i, 30, KW_NEG) ||
+            ctx_before(sc, i, 30, KW_ID))
+            return 0;
+    }
     emit(sc, RG_PII_CN_USCC, i, i + 18, 0.99f);
     return sc->last_end == i + 18 ? i + 18 : 0;
 }
@@ -957,8 +988,16 @@ static const char *const COMPOUND[] = {"欧阳", "司马", "诸葛", "上官", "
 /* Characters that end a given name (function words, verbs, units). */
 static const char NAME_STOP[] =
     "的了是在和与及或等于为说今昨年月日岁男女先生士小姐我你他她它们这那有来去到就也都而被把从向对但"
-    "如请已将会要能可不没很再又还之其此个位名号因所以并且该于后前里上下中内外性别电话手机住址地址号码"
-    "身份证件出院入院就诊诊断病历患者医生护士经理老师同志家属今天昨天明天目前现在签字确认联系客户";
+    "如请已将会要能可不没很再又还之其此个位名号因所以并且该后前里上下中内外性别电话手机住址码"
+    "证件院诊病历患者医护理师职务单签确认联系客户姓请问您";
+/* Common words that start with a surname character: never a name. */
+static const char *const NOT_NAMES[] = {
+    "车牌", "车辆", "车主", "时间", "时候", "方式", "方案", "方面", "金额", "高血压", "高度",
+    "关系", "关于", "文件", "文化", "安全", "安排", "全部", "全称", "应该", "应当", "成功",
+    "成为", "商品", "万元", "司机", "信息", "华为", "常规", "温度", "康复", "单位", "申请",
+    "江苏", "南京", "上海", "北京", "任务", "程序", "武汉", "江西", "黄色", "白色", "蓝色",
+    "明天", "明细", "和平", "于是", "向前", "石油", "钱款", "路线", "路径", "田地", "邮箱",
+    NULL};
 static const char *const NAME_PREFIX[] = {"姓名", "患者", "病人", "联系人", "客户", "申请人",
                                           "收件人", "收货人", "持卡人", "户名", "法定代表人",
                                           "经办人", "被保险人", "投保人", "借款人", "签名",
@@ -968,50 +1007,65 @@ static const char *const NAME_SUFFIX[] = {"先生", "女士", "小姐", "同志"
 static const char *const DOB_CJK[] = {"出生日期", "出生年月", "出生于", "出生", "生日", "生于",
                                       NULL};
 
+/* Keyword lists with precomputed lengths and first code points, so a
+ * trigger character compares only against keywords that start with it. */
+typedef struct kw {
+    const char *s;
+    size_t len;
+    uint32_t cp;
+} kw;
+typedef struct kwlist {
+    kw v[64];
+    int n;
+} kwlist;
+
+enum { F_PROVINCE = 1, F_PREFIX = 2, F_SUFFIX = 4, F_DOB = 8, F_SURNAME = 16, F_STOP = 32,
+       F_NOTNAME = 64, F_COMPOUND = 128 };
+
 typedef struct tables {
-    uint8_t trig[65536 / 8];
-    uint8_t surname[65536 / 8];
-    uint8_t stop[65536 / 8];
-    uint8_t province[65536 / 8];
+    uint8_t flags[65536]; /* F_* per BMP code point */
+    kwlist prefix, suffix, dob, compound, notname;
 } tables;
 static tables T;
 static int tables_ready;
 
 static uint32_t cp3(const U *s) { return ((s[0] & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu); }
-static void setbits(uint8_t *bm, const char *str) {
+static void setbits(tables *t, const char *str, uint8_t f) {
     const U *s = (const U *)str;
     while (*s) {
         int l = rg__u8len(*s);
-        if (l == 3) {
-            uint32_t c = cp3(s);
-            bm[c >> 3] |= (uint8_t)(1u << (c & 7));
-        }
+        if (l == 3) t->flags[cp3(s)] |= f;
         s += l;
     }
 }
-static void setfirst(uint8_t *bm, const char *const *list) {
-    for (; *list; list++) {
-        const U *s = (const U *)*list;
-        uint32_t c = cp3(s);
-        bm[c >> 3] |= (uint8_t)(1u << (c & 7));
+static void setlist(tables *t, kwlist *kl, const char *const *list, uint8_t f) {
+    kl->n = 0;
+    for (; *list && kl->n < 64; list++) {
+        uint32_t c = cp3((const U *)*list);
+        kl->v[kl->n++] = (kw){*list, strlen(*list), c};
+        t->flags[c] |= f;
     }
 }
-#define BIT(bm, c) (((bm)[(c) >> 3] >> ((c) & 7)) & 1)
 
 static void init_tables(void) {
     if (__atomic_load_n(&tables_ready, __ATOMIC_ACQUIRE)) return;
-    static tables t; /* build privately, then publish (idempotent; races write equal bytes) */
-    memset(&t, 0, sizeof t);
-    setbits(t.province, PROVINCES);
-    setbits(t.surname, SURNAMES);
-    setbits(t.stop, NAME_STOP);
-    setbits(t.trig, PROVINCES);
-    setfirst(t.trig, NAME_PREFIX);
-    setfirst(t.trig, NAME_SUFFIX);
-    setfirst(t.trig, DOB_CJK);
-    memcpy(&T, &t, sizeof t);
-    __atomic_store_n(&tables_ready, 1, __ATOMIC_RELEASE);
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&mu);
+    if (!tables_ready) {
+        memset(&T, 0, sizeof T);
+        setbits(&T, PROVINCES, F_PROVINCE);
+        setbits(&T, SURNAMES, F_SURNAME);
+        setbits(&T, NAME_STOP, F_STOP);
+        setlist(&T, &T.prefix, NAME_PREFIX, F_PREFIX);
+        setlist(&T, &T.suffix, NAME_SUFFIX, F_SUFFIX);
+        setlist(&T, &T.dob, DOB_CJK, F_DOB);
+        setlist(&T, &T.compound, COMPOUND, F_COMPOUND);
+        setlist(&T, &T.notname, NOT_NAMES, F_NOTNAME);
+        __atomic_store_n(&tables_ready, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&mu);
 }
+#define TRIG (F_PROVINCE | F_PREFIX | F_SUFFIX | F_DOB)
 
 /* Code point of the 3-byte CJK char at p, or 0. */
 static uint32_t cjk_at(const scan *sc, size_t p) {
@@ -1023,25 +1077,27 @@ static uint32_t cjk_at(const scan *sc, size_t p) {
 }
 static int is_ideo(uint32_t c) { return c >= 0x4E00 && c <= 0x9FFF; }
 
-static size_t match_kw(const scan *sc, size_t i, const char *const *list) {
-    for (; *list; list++) {
-        size_t l = strlen(*list);
-        if (i + l <= sc->n && memcmp(sc->s + i, *list, l) == 0) return l;
-    }
+static size_t match_kw(const scan *sc, size_t i, uint32_t cp, const kwlist *l) {
+    for (int k = 0; k < l->n; k++)
+        if (l->v[k].cp == cp && i + l->v[k].len <= sc->n && !memcmp(sc->s + i, l->v[k].s, l->v[k].len))
+            return l->v[k].len;
     return 0;
 }
 
 /* Surname at p: returns its byte length (3 or 6 for compound), or 0. */
 static size_t surname_at(const scan *sc, size_t p) {
-    size_t l = match_kw(sc, p, COMPOUND);
-    if (l) return l;
     uint32_t c = cjk_at(sc, p);
-    return c && BIT(T.surname, c) ? 3 : 0;
+    if (!c) return 0;
+    uint8_t f = T.flags[c];
+    if ((f & F_NOTNAME) && match_kw(sc, p, c, &T.notname)) return 0;
+    size_t l;
+    if ((f & F_COMPOUND) && (l = match_kw(sc, p, c, &T.compound))) return l;
+    return (f & F_SURNAME) ? 3 : 0;
 }
 
 static int given_char(const scan *sc, size_t p) {
     uint32_t c = cjk_at(sc, p);
-    return c && is_ideo(c) && !BIT(T.stop, c);
+    return c && is_ideo(c) && !(T.flags[c] & F_STOP);
 }
 
 static size_t try_name_prefix(scan *sc, size_t i, size_t kl) {
@@ -1064,24 +1120,20 @@ static size_t try_name_prefix(scan *sc, size_t i, size_t kl) {
     return sc->last_end == e ? e : 0;
 }
 
-/* Name before a suffix keyword at i (张伟先生, 王女士). */
+/* Name before a suffix keyword at i (张伟先生, 王女士, 诸葛亮先生): the
+ * longest window of 1-4 characters that is surname + 0-2 given chars. */
 static void try_name_suffix(scan *sc, size_t i) {
-    for (int len = 3; len >= 1; len--) {
+    for (int len = 4; len >= 1; len--) {
         size_t need = (size_t)len * 3;
         if (i < need) continue;
         size_t a = i - need;
         if (a < sc->last_end) continue;
         size_t sl = surname_at(sc, a);
-        if (!sl || sl > need) continue;
+        if (!sl || sl > need || need - sl > 6) continue;
         int ok = 1;
         for (size_t p = a + sl; p < i; p += 3)
             if (!given_char(sc, p)) ok = 0;
         if (!ok) continue;
-        /* the char before the name must not continue it */
-        if (len < 3 && a >= 3 && a - 3 >= sc->last_end) {
-            uint32_t pc = cjk_at(sc, a - 3);
-            if (pc && BIT(T.surname, pc) && len == 1) continue;
-        }
         emit(sc, RG_PII_CN_NAME, a, i, 0.65f);
         return;
     }
@@ -1112,15 +1164,16 @@ static size_t try_plate(scan *sc, size_t i) {
 /* Returns the new scan position after a CJK trigger at i, or 0. */
 static size_t try_cjk(scan *sc, size_t i, uint32_t c) {
     size_t e, kl;
-    if (BIT(T.province, c) && EN(sc, RG_PII_CN_PLATE) && (e = try_plate(sc, i))) return e;
-    if (EN(sc, RG_PII_DOB) && (kl = match_kw(sc, i, DOB_CJK)) && (e = dob_after(sc, i + kl)))
+    uint8_t f = T.flags[c];
+    if ((f & F_PROVINCE) && EN(sc, RG_PII_CN_PLATE) && (e = try_plate(sc, i))) return e;
+    if ((f & F_DOB) && EN(sc, RG_PII_DOB) && (kl = match_kw(sc, i, c, &T.dob)) &&
+        (e = dob_after(sc, i + kl)))
         return e;
     if (EN(sc, RG_PII_CN_NAME)) {
-        if ((kl = match_kw(sc, i, NAME_PREFIX)) && (e = try_name_prefix(sc, i, kl))) return e;
-        if ((kl = match_kw(sc, i, NAME_SUFFIX))) {
-            try_name_suffix(sc, i);
-            return 0;
-        }
+        if ((f & F_PREFIX) && (kl = match_kw(sc, i, c, &T.prefix)) &&
+            (e = try_name_prefix(sc, i, kl)))
+            return e;
+        if ((f & F_SUFFIX) && match_kw(sc, i, c, &T.suffix)) try_name_suffix(sc, i);
     }
     return 0;
 }
@@ -1260,7 +1313,7 @@ void rg__guard_detect(const char *text, size_t n, uint32_t enabled, rg__fvec *ou
             break;
         case K_CJK: {
             uint32_t cp = cjk_at(&sc, i);
-            if (cp && BIT(T.trig, cp) && (e = try_cjk(&sc, i, cp))) {
+            if (cp && (T.flags[cp] & TRIG) && (e = try_cjk(&sc, i, cp))) {
                 i = e;
                 break;
             }

@@ -40,6 +40,12 @@
 #define RG_MAX_CTX               (1u << 20)
 #define RG_MAX_LAYERS            1024
 #define RG_MAX_TOKEN_BYTES       (1u << 16)
+#define RG_LLM_MAX_EMBD          (1 << 16)      /* hidden size */
+#define RG_LLM_MAX_HEADS         1024
+#define RG_LLM_MAX_HEAD_DIM      1024
+#define RG_LLM_MAX_FF            (1 << 20)
+#define RG_LLM_MAX_BATCH         8192           /* tokens per decode step */
+#define RG_LLM_MAX_SEQ           1024           /* sequences per context */
 
 /* guard */
 #define RG_GUARD_MAX_POLICY_BYTES  (1u << 20)   /* one policy JSON file */

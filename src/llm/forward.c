@@ -1,0 +1,450 @@
+/* forward.c - the llama/qwen2 forward pass over a batch of (token, pos,
+ * seq) entries, and the paged KV cache it reads and writes.
+ *
+ * Per layer, for the T tokens of a step (activations are (T, dim) rows):
+ *   xb = rmsnorm(x) * attn_norm
+ *   q, k, v = xb @ Wq^T (+bq), xb @ Wk^T (+bk), xb @ Wv^T (+bv)   (matmuls, batch T)
+ *   rope(q), rope(k) at each token's position; k, v -> cache slots
+ *   att = softmax(q . K[0..pos] / sqrt(hd)) V      per (token, head), GQA: kv head = h / group
+ *   x += att @ Wo^T;  xb = rmsnorm(x) * ffn_norm
+ *   x += (silu(xb @ Wg^T) * (xb @ Wu^T)) @ Wd^T
+ * then logits = rmsnorm(x) * output_norm @ Wout^T for the rows asked for.
+ *
+ * KV cache: per layer, n_blocks blocks; a block holds RG_LLM_KV_BLOCK
+ * positions of every KV head, laid out [kv_head][slot][head_dim] so one
+ * head's keys are contiguous within a block.  A sequence's block table
+ * maps position p to (table[p / B], p % B).  Invariant: a sequence with
+ * len positions owns exactly ceil(len / B) blocks, all slots < len
+ * written.  Everything is allocated in rg_llm_ctx_new; rg_llm_decode
+ * never allocates (rg_nn_matmul's scratch grows only on the first calls). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/pool.h"
+#include "llm/llm_int.h"
+#include "nn/nn.h"
+#include "nn/ops.h"
+
+#define B RG_LLM_KV_BLOCK
+
+struct rg_llm_ctx {
+    const rg_llm_model *m;
+    rg_llm_ctx_params p;
+    rg_nn *nn;
+    int nth;
+
+    /* KV cache */
+    int n_blocks;       /* per layer */
+    int blocks_per_seq; /* block-table width = ceil(n_ctx / B) */
+    size_t kv_elt;      /* bytes per element (2 or 4) */
+    size_t block_elems; /* n_kv * B * hd */
+    void *k_cache;      /* [n_layer][n_blocks][n_kv][B][hd] */
+    void *v_cache;      /* same */
+    int32_t *table;     /* [n_seq_max][blocks_per_seq] */
+    int32_t *seq_len;   /* [n_seq_max] */
+    int32_t *free_blocks; /* stack of free block ids */
+    int n_free;
+    int32_t *next_pos;  /* [n_seq_max] scratch for batch validation */
+
+    /* activations, (n_batch, dim) rows */
+    float *x, *xb, *q, *k, *v, *att, *hb, *hb2;
+    float *rope_cs;     /* (n_batch, n_rot) */
+    float *scores;      /* (nth, n_ctx) */
+    float *out_x;       /* (n_outputs_max, n_embd) */
+    float *logits;      /* (n_outputs_max, n_vocab) */
+    int32_t *out_rows;  /* (n_outputs_max,) batch rows wanting logits */
+    int32_t *eval_pos, *eval_seq; /* (n_batch,) batch arrays of rg_llm_eval */
+    int n_outputs;
+
+    /* the batch being run (attention workers read these) */
+    const int32_t *b_pos, *b_seq;
+    int b_n;
+    int layer;
+};
+
+void rg_llm_ctx_params_init(rg_llm_ctx_params *p) {
+    memset(p, 0, sizeof *p);
+    p->kv_type = RG_DTYPE_F16;
+}
+
+static void *xalloc(size_t n, size_t size, int *fail) {
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes)) {
+        *fail = 1;
+        return NULL;
+    }
+    if (bytes == 0) bytes = 1;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes) != 0) {
+        *fail = 1;
+        return NULL;
+    }
+    memset(p, 0, bytes);
+    return p;
+}
+
+rg_status rg_llm_ctx_new(const rg_llm_model *m, const rg_llm_ctx_params *pin, rg_llm_ctx **out,
+                         rg_err *err) {
+    *out = NULL;
+    const rg_llm_hparams *hp = &m->hp;
+    rg_llm_ctx_params p;
+    if (pin) p = *pin;
+    else rg_llm_ctx_params_init(&p);
+    if (p.n_ctx < 0 || p.n_ctx > (int)RG_MAX_CTX)
+        return rg_failf(err, RG_INVALID, "llm: context %d out of range 1..%u", p.n_ctx, RG_MAX_CTX);
+    if (p.n_ctx == 0)
+        p.n_ctx = hp->n_ctx_train < RG_LLM_DEFAULT_CTX ? hp->n_ctx_train : RG_LLM_DEFAULT_CTX;
+    if (p.n_batch <= 0) p.n_batch = 512;
+    if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
+    if (p.n_batch > RG_LLM_MAX_BATCH)
+        return rg_failf(err, RG_INVALID, "llm: batch %d above the limit %d", p.n_batch,
+                        RG_LLM_MAX_BATCH);
+    if (p.n_seq_max <= 0) p.n_seq_max = 1;
+    if (p.n_seq_max > RG_LLM_MAX_SEQ)
+        return rg_failf(err, RG_INVALID, "llm: %d sequences above the limit %d", p.n_seq_max,
+                        RG_LLM_MAX_SEQ);
+    if (p.n_outputs_max <= 0) p.n_outputs_max = p.n_seq_max;
+    if (p.n_outputs_max > p.n_batch) p.n_outputs_max = p.n_batch;
+    if (p.kv_type != RG_DTYPE_F16 && p.kv_type != RG_DTYPE_F32)
+        return rg_failf(err, RG_UNSUPPORTED, "llm: KV cache type %s (f16 or f32)",
+                        rg_dtype_name(p.kv_type));
+    if (p.n_ctx > hp->n_ctx_train)
+        rg_warn("llm: context %d is longer than the model was trained for (%d)", p.n_ctx,
+                hp->n_ctx_train);
+
+    rg_llm_ctx *c = calloc(1, sizeof *c);
+    if (!c) return rg_failf(err, RG_NOMEM, "llm: out of memory");
+    c->m = m;
+    c->nn = rg_nn_new(p.n_threads);
+    if (!c->nn) {
+        free(c);
+        return rg_failf(err, RG_NOMEM, "llm: cannot create the thread pool");
+    }
+    c->nth = rg_nn_threads(c->nn);
+    p.n_threads = c->nth;
+    c->p = p;
+
+    const size_t E = (size_t)hp->n_embd, HD = (size_t)hp->head_dim;
+    const size_t QD = (size_t)hp->n_head * HD, KVD = (size_t)hp->n_head_kv * HD;
+    const size_t NB = (size_t)p.n_batch;
+    c->blocks_per_seq = (p.n_ctx + B - 1) / B;
+    c->n_blocks = c->blocks_per_seq;
+    c->kv_elt = p.kv_type == RG_DTYPE_F16 ? 2 : 4;
+    c->block_elems = KVD * B;
+    int fail = 0;
+    size_t kv_n = 0;
+    if (__builtin_mul_overflow((size_t)hp->n_layer * (size_t)c->n_blocks, c->block_elems, &kv_n))
+        fail = 1;
+    if (!fail) {
+        c->k_cache = xalloc(kv_n, c->kv_elt, &fail);
+        c->v_cache = xalloc(kv_n, c->kv_elt, &fail);
+    }
+    c->table = xalloc((size_t)p.n_seq_max * (size_t)c->blocks_per_seq, sizeof(int32_t), &fail);
+    c->seq_len = xalloc((size_t)p.n_seq_max, sizeof(int32_t), &fail);
+    c->next_pos = xalloc((size_t)p.n_seq_max, sizeof(int32_t), &fail);
+    c->free_blocks = xalloc((size_t)c->n_blocks, sizeof(int32_t), &fail);
+    c->x = xalloc(NB, E * sizeof(float), &fail);
+    c->xb = xalloc(NB, E * sizeof(float), &fail);
+    c->q = xalloc(NB, QD * sizeof(float), &fail);
+    c->k = xalloc(NB, KVD * sizeof(float), &fail);
+    c->v = xalloc(NB, KVD * sizeof(float), &fail);
+    c->att = xalloc(NB, QD * sizeof(float), &fail);
+    c->hb = xalloc(NB, (size_t)hp->n_ff * sizeof(float), &fail);
+    c->hb2 = xalloc(NB, (size_t)hp->n_ff * sizeof(float), &fail);
+    c->rope_cs = xalloc(NB, (size_t)hp->n_rot * sizeof(float), &fail);
+    c->scores = xalloc((size_t)c->nth, (size_t)c->blocks_per_seq * B * sizeof(float), &fail);
+    c->out_x = xalloc((size_t)p.n_outputs_max, E * sizeof(float), &fail);
+    c->logits = xalloc((size_t)p.n_outputs_max, (size_t)hp->n_vocab * sizeof(float), &fail);
+    c->out_rows = xalloc((size_t)p.n_outputs_max, sizeof(int32_t), &fail);
+    c->eval_pos = xalloc(NB, sizeof(int32_t), &fail);
+    c->eval_seq = xalloc(NB, sizeof(int32_t), &fail);
+    if (fail) {
+        rg_llm_ctx_free(c);
+        return rg_failf(err, RG_NOMEM,
+                        "llm: cannot allocate the context (n_ctx %d, n_batch %d, KV %s)", p.n_ctx,
+                        p.n_batch, rg_dtype_name(p.kv_type));
+    }
+    c->n_free = c->n_blocks;
+    for (int i = 0; i < c->n_blocks; i++) c->free_blocks[i] = c->n_blocks - 1 - i;
+    *out = c;
+    return RG_OK;
+}
+
+void rg_llm_ctx_free(rg_llm_ctx *c) {
+    if (!c) return;
+    rg_nn_free(c->nn);
+    free(c->k_cache);
+    free(c->v_cache);
+    free(c->table);
+    free(c->seq_len);
+    free(c->next_pos);
+    free(c->free_blocks);
+    free(c->x);
+    free(c->xb);
+    free(c->q);
+    free(c->k);
+    free(c->v);
+    free(c->att);
+    free(c->hb);
+    free(c->hb2);
+    free(c->rope_cs);
+    free(c->scores);
+    free(c->out_x);
+    free(c->logits);
+    free(c->out_rows);
+    free(c->eval_pos);
+    free(c->eval_seq);
+    free(c);
+}
+
+const rg_llm_ctx_params *rg_llm_ctx_params_get(const rg_llm_ctx *c) { return &c->p; }
+const rg_llm_model *rg_llm_ctx_model(const rg_llm_ctx *c) { return c->m; }
+uint64_t rg_llm_ctx_kv_bytes(const rg_llm_ctx *c) {
+    return 2ull * (uint64_t)c->m->hp.n_layer * (uint64_t)c->n_blocks * c->block_elems * c->kv_elt;
+}
+
+int rg_llm_seq_len(const rg_llm_ctx *c, int seq) {
+    if (seq < 0 || seq >= c->p.n_seq_max) return 0;
+    return c->seq_len[seq];
+}
+
+void rg_llm_seq_rm(rg_llm_ctx *c, int seq, int p0) {
+    if (seq < 0 || seq >= c->p.n_seq_max) return;
+    if (p0 < 0) p0 = 0;
+    int len = c->seq_len[seq];
+    if (p0 >= len) return;
+    int keep = (p0 + B - 1) / B, have = (len + B - 1) / B;
+    int32_t *tab = c->table + (size_t)seq * (size_t)c->blocks_per_seq;
+    for (int i = keep; i < have; i++) c->free_blocks[c->n_free++] = tab[i];
+    c->seq_len[seq] = p0;
+}
+
+int rg_llm_kv_free_slots(const rg_llm_ctx *c) { return c->n_free * B; }
+
+int rg_llm_n_outputs(const rg_llm_ctx *c) { return c->n_outputs; }
+
+float *rg_llm_logits(rg_llm_ctx *c, int i) {
+    if (i < 0 || i >= c->n_outputs) return NULL;
+    return c->logits + (size_t)i * (size_t)c->m->hp.n_vocab;
+}
+
+/* Element offset of (layer, seq, pos, kv head 0) in a cache; heads follow
+ * at stride B * hd. */
+static inline size_t kv_off(const rg_llm_ctx *c, int layer, int seq, int pos) {
+    int32_t blk = c->table[(size_t)seq * (size_t)c->blocks_per_seq + (size_t)(pos / B)];
+    return ((size_t)layer * (size_t)c->n_blocks + (size_t)blk) * c->block_elems +
+           (size_t)(pos % B) * (size_t)c->m->hp.head_dim;
+}
+
+/* Attention for items (token t, head h), interleaved over threads so the
+ * causal triangle of a prefill spreads evenly. */
+static void attn_worker(void *ctx, int ith, int nth) {
+    rg_llm_ctx *c = ctx;
+    const rg_llm_hparams *hp = &c->m->hp;
+    const int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv;
+    const size_t head_stride = (size_t)B * (size_t)hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *sc = c->scores + (size_t)ith * (size_t)c->blocks_per_seq * B;
+    const int items = c->b_n * nh;
+    const int f16 = c->kv_elt == 2;
+    for (int it = ith; it < items; it += nth) {
+        const int t = it / nh, h = it % nh, kvh = h / group;
+        const int seq = c->b_seq ? c->b_seq[t] : 0, pos = c->b_pos[t];
+        const float *q = c->q + (size_t)t * (size_t)nh * (size_t)hd + (size_t)h * (size_t)hd;
+        float *o = c->att + (size_t)t * (size_t)nh * (size_t)hd + (size_t)h * (size_t)hd;
+        const int n = pos + 1;
+        /* scores over positions 0..pos */
+        for (int p0 = 0; p0 < n; p0 += B) {
+            size_t off = kv_off(c, c->layer, seq, p0) + (size_t)kvh * head_stride;
+            int m = n - p0 < B ? n - p0 : B;
+            if (f16) {
+                const uint16_t *kb = (const uint16_t *)c->k_cache + off;
+                for (int j = 0; j < m; j++)
+                    sc[p0 + j] = rg_nn_dot_f16_f32(kb + (size_t)j * hd, q, hd) * scale;
+            } else {
+                const float *kb = (const float *)c->k_cache + off;
+                for (int j = 0; j < m; j++)
+                    sc[p0 + j] = rg_nn_dot_f32(kb + (size_t)j * hd, q, hd) * scale;
+            }
+        }
+        rg_nn_softmax(sc, n);
+        memset(o, 0, (size_t)hd * sizeof(float));
+        for (int p0 = 0; p0 < n; p0 += B) {
+            size_t off = kv_off(c, c->layer, seq, p0) + (size_t)kvh * head_stride;
+            int m = n - p0 < B ? n - p0 : B;
+            if (f16) {
+                const uint16_t *vb = (const uint16_t *)c->v_cache + off;
+                for (int j = 0; j < m; j++) rg_nn_axpy_f16(o, sc[p0 + j], vb + (size_t)j * hd, hd);
+            } else {
+                const float *vb = (const float *)c->v_cache + off;
+                for (int j = 0; j < m; j++) rg_nn_axpy_f32(o, sc[p0 + j], vb + (size_t)j * hd, hd);
+            }
+        }
+    }
+}
+
+static rg_status mm(rg_llm_ctx *c, const rg__llm_w *w, const float *x, int64_t batch, float *y,
+                    rg_err *err) {
+    rg_status st = rg_nn_matmul(c->nn, w->type, w->data, w->k, w->n, x, batch, y);
+    if (st)
+        return rg_failf(err, st, "llm: matmul %s [%lld, %lld] x batch %lld failed: %s",
+                        rg_dtype_name(w->type), (long long)w->k, (long long)w->n,
+                        (long long)batch, rg_status_message(st));
+    return RG_OK;
+}
+
+static rg_status forward(rg_llm_ctx *c, const rg_llm_batch *b, rg_err *err) {
+    const rg_llm_model *m = c->m;
+    const rg_llm_hparams *hp = &m->hp;
+    const int T = b->n_tokens;
+    const int64_t E = hp->n_embd, HD = hp->head_dim;
+    const int64_t QD = (int64_t)hp->n_head * HD, KVD = (int64_t)hp->n_head_kv * HD;
+    const int64_t FF = hp->n_ff;
+    rg_status st;
+
+    for (int t = 0; t < T; t++) {
+        rg_nn_get_row(m->tok_embd.type, m->tok_embd.data, E, b->token[t], c->x + (size_t)t * E);
+        rg_nn_rope_cache(c->rope_cs + (size_t)t * hp->n_rot, hp->n_rot, b->pos[t], hp->rope_base,
+                         hp->rope_freq_scale, m->rope_freqs);
+    }
+    c->b_pos = b->pos;
+    c->b_seq = b->seq;
+    c->b_n = T;
+
+    for (int l = 0; l < hp->n_layer; l++) {
+        const rg__llm_layer *L = &m->layers[l];
+        for (int t = 0; t < T; t++)
+            rg_nn_rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)t * E, L->attn_norm, E,
+                          hp->norm_eps);
+        if ((st = mm(c, &L->wq, c->xb, T, c->q, err))) return st;
+        if ((st = mm(c, &L->wk, c->xb, T, c->k, err))) return st;
+        if ((st = mm(c, &L->wv, c->xb, T, c->v, err))) return st;
+        for (int t = 0; t < T; t++) {
+            float *q = c->q + (size_t)t * QD, *k = c->k + (size_t)t * KVD;
+            float *v = c->v + (size_t)t * KVD;
+            if (L->bq) {
+                rg_nn_add(q, L->bq, QD);
+                rg_nn_add(k, L->bk, KVD);
+                rg_nn_add(v, L->bv, KVD);
+            }
+            const float *cs = c->rope_cs + (size_t)t * hp->n_rot;
+            rg_nn_rope_apply(q, hp->n_head, (int)HD, hp->n_rot, cs, (rg_rope_mode)hp->rope_mode);
+            rg_nn_rope_apply(k, hp->n_head_kv, (int)HD, hp->n_rot, cs, (rg_rope_mode)hp->rope_mode);
+            /* store k, v of every kv head into the cache slot */
+            const int seq = b->seq ? b->seq[t] : 0;
+            size_t off = kv_off(c, l, seq, b->pos[t]);
+            for (int h = 0; h < hp->n_head_kv; h++) {
+                size_t o = off + (size_t)h * B * (size_t)HD;
+                if (c->kv_elt == 2) {
+                    rg_nn_f32_to_f16_row((uint16_t *)c->k_cache + o, k + h * HD, HD);
+                    rg_nn_f32_to_f16_row((uint16_t *)c->v_cache + o, v + h * HD, HD);
+                } else {
+                    memcpy((float *)c->k_cache + o, k + h * HD, (size_t)HD * sizeof(float));
+                    memcpy((float *)c->v_cache + o, v + h * HD, (size_t)HD * sizeof(float));
+                }
+            }
+        }
+        c->layer = l;
+        rg_pool_run(rg_nn_pool(c->nn), attn_worker, c);
+        if ((st = mm(c, &L->wo, c->att, T, c->xb, err))) return st;
+        for (int t = 0; t < T; t++) {
+            if (L->bo) rg_nn_add(c->xb + (size_t)t * E, L->bo, E);
+            rg_nn_add(c->x + (size_t)t * E, c->xb + (size_t)t * E, E);
+            rg_nn_rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)t * E, L->ffn_norm, E,
+                          hp->norm_eps);
+        }
+        if ((st = mm(c, &L->w_gate, c->xb, T, c->hb, err))) return st;
+        if ((st = mm(c, &L->w_up, c->xb, T, c->hb2, err))) return st;
+        rg_nn_silu_mul(c->hb, c->hb2, (int64_t)T * FF);
+        if ((st = mm(c, &L->w_down, c->hb, T, c->xb, err))) return st;
+        for (int t = 0; t < T; t++) rg_nn_add(c->x + (size_t)t * E, c->xb + (size_t)t * E, E);
+    }
+
+    for (int i = 0; i < c->n_outputs; i++)
+        rg_nn_rmsnorm(c->out_x + (size_t)i * E, c->x + (size_t)c->out_rows[i] * E, m->output_norm,
+                      E, hp->norm_eps);
+    if (c->n_outputs > 0 && (st = mm(c, &m->output, c->out_x, c->n_outputs, c->logits, err)))
+        return st;
+    return RG_OK;
+}
+
+rg_status rg_llm_decode(rg_llm_ctx *c, const rg_llm_batch *b, rg_err *err) {
+    const rg_llm_hparams *hp = &c->m->hp;
+    c->n_outputs = 0;
+    if (!b || b->n_tokens < 1 || b->n_tokens > c->p.n_batch)
+        return rg_failf(err, RG_INVALID, "llm: batch of %d tokens (expected 1..%d)",
+                        b ? b->n_tokens : 0, c->p.n_batch);
+    const int T = b->n_tokens;
+    for (int s = 0; s < c->p.n_seq_max; s++) c->next_pos[s] = c->seq_len[s];
+    int n_out = 0;
+    for (int t = 0; t < T; t++) {
+        int seq = b->seq ? b->seq[t] : 0;
+        if (seq < 0 || seq >= c->p.n_seq_max)
+            return rg_failf(err, RG_INVALID, "llm: batch token %d: sequence %d out of range 0..%d",
+                            t, seq, c->p.n_seq_max - 1);
+        if (b->token[t] < 0 || b->token[t] >= hp->n_vocab)
+            return rg_failf(err, RG_INVALID, "llm: batch token %d: id %d out of range 0..%d", t,
+                            b->token[t], hp->n_vocab - 1);
+        if (b->pos[t] != c->next_pos[seq])
+            return rg_failf(err, RG_INVALID,
+                            "llm: batch token %d: position %d, expected %d (next position of "
+                            "sequence %d)",
+                            t, b->pos[t], c->next_pos[seq], seq);
+        if (c->next_pos[seq] >= c->p.n_ctx)
+            return rg_failf(err, RG_LIMIT, "llm: sequence %d reached the context size %d", seq,
+                            c->p.n_ctx);
+        c->next_pos[seq]++;
+        int want = b->logits ? b->logits[t] != 0 : t == T - 1;
+        if (want) {
+            if (n_out >= c->p.n_outputs_max)
+                return rg_failf(err, RG_LIMIT, "llm: more than %d logit rows asked in one batch",
+                                c->p.n_outputs_max);
+            c->out_rows[n_out++] = t;
+        }
+    }
+    int need = 0;
+    for (int s = 0; s < c->p.n_seq_max; s++)
+        need += (c->next_pos[s] + B - 1) / B - (c->seq_len[s] + B - 1) / B;
+    if (need > c->n_free)
+        return rg_failf(err, RG_LIMIT, "llm: KV cache full (%d blocks needed, %d free of %d)", need,
+                        c->n_free, c->n_blocks);
+    /* commit: blocks for the new positions, then the new lengths */
+    int32_t *old_len = c->next_pos; /* reuse: swap roles below */
+    for (int s = 0; s < c->p.n_seq_max; s++) {
+        int have = (c->seq_len[s] + B - 1) / B, want = (old_len[s] + B - 1) / B;
+        int32_t *tab = c->table + (size_t)s * (size_t)c->blocks_per_seq;
+        for (int i = have; i < want; i++) tab[i] = c->free_blocks[--c->n_free];
+        int tmp = c->seq_len[s];
+        c->seq_len[s] = old_len[s];
+        old_len[s] = tmp; /* next_pos now holds the lengths before this step */
+    }
+    c->n_outputs = n_out;
+    rg_status st = forward(c, b, err);
+    if (st) {
+        for (int s = 0; s < c->p.n_seq_max; s++) rg_llm_seq_rm(c, s, c->next_pos[s]);
+        c->n_outputs = 0;
+    }
+    return st;
+}
+
+rg_status rg_llm_eval(rg_llm_ctx *c, int seq, const int32_t *tokens, int n, rg_err *err) {
+    if (n < 1) return rg_failf(err, RG_INVALID, "llm: nothing to evaluate");
+    if (seq < 0 || seq >= c->p.n_seq_max)
+        return rg_failf(err, RG_INVALID, "llm: sequence %d out of range 0..%d", seq,
+                        c->p.n_seq_max - 1);
+    for (int i = 0; i < n; i += c->p.n_batch) {
+        int nb = n - i < c->p.n_batch ? n - i : c->p.n_batch;
+        int p0 = c->seq_len[seq];
+        for (int j = 0; j < nb; j++) {
+            c->eval_pos[j] = p0 + j;
+            c->eval_seq[j] = seq;
+        }
+        rg_llm_batch b = {nb, tokens + i, c->eval_pos, c->eval_seq, NULL};
+        rg_status st = rg_llm_decode(c, &b, err);
+        if (st) return st;
+    }
+    return RG_OK;
+}

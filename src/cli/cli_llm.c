@@ -175,3 +175,50 @@ int rg__cli_llm_open(const char *cmd, const rg__cli_llm *o, int n_ctx_min, rg_ll
     }
     return 0;
 }
+
+/* ---- text in and out ---- */
+
+int rg__cli_text_open(const char *cmd, const rg_llm_model *m, rg__cli_text *tx) {
+    (void)cmd;
+    memset(tx, 0, sizeof *tx);
+    const rg_gguf *g = rg_llm_model_gguf(m);
+    uint32_t v;
+    tx->eos = rg_gguf_get_u32(g, "tokenizer.ggml.eos_token_id", &v) ? (int32_t)v : -1;
+    tx->eot = rg_gguf_get_u32(g, "tokenizer.ggml.eot_token_id", &v) ? (int32_t)v : -1;
+    return 0;
+}
+
+void rg__cli_text_close(rg__cli_text *tx) { tx->tok = NULL; }
+
+int rg__cli_text_encode(const char *cmd, const rg__cli_text *tx, const char *text, bool add_bos,
+                        bool special, int32_t **ids, int *n) {
+    (void)tx;
+    (void)text;
+    (void)add_bos;
+    (void)special;
+    *ids = NULL;
+    *n = 0;
+    fprintf(stderr, "ragd: %s: text prompts need the tokenizer, which this build lacks; use --prompt-ids\n", cmd);
+    return RG_EXIT_RUNTIME;
+}
+
+bool rg__cli_text_is_eog(const rg__cli_text *tx, int32_t t) {
+    return t >= 0 && (t == tx->eos || t == tx->eot);
+}
+
+int32_t rg__cli_text_find(const rg__cli_text *tx, const char *piece) {
+    (void)tx;
+    (void)piece;
+    return -1;
+}
+
+void rg__cli_detok_init(rg__cli_detok *d) { memset(d, 0, sizeof *d); }
+void rg__cli_detok_put(const rg__cli_text *tx, rg__cli_detok *d, int32_t t, FILE *f) {
+    (void)tx;
+    (void)d;
+    fprintf(f, "[%d]", t);
+}
+void rg__cli_detok_flush(rg__cli_detok *d, FILE *f) {
+    (void)d;
+    (void)f;
+}

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "llm/llm.h"
 
@@ -37,5 +38,35 @@ int rg__cli_parse_ids(const char *cmd, const char *s, int32_t **ids, int *n);
  * and returns non-zero on failure. */
 int rg__cli_llm_open(const char *cmd, const rg__cli_llm *o, int n_ctx_min, rg_llm_model **m,
                      rg_llm_ctx **c);
+
+/* The model's tokenizer for text in and out.  tok is NULL when the model
+ * has none usable (ids still work); eos/eot come from the GGUF keys. */
+typedef struct rg__cli_text {
+    void *tok;     /* rg_tok * */
+    int32_t eos, eot; /* -1 when absent */
+} rg__cli_text;
+/* Returns 0, or an exit code after printing the error. */
+int rg__cli_text_open(const char *cmd, const rg_llm_model *m, rg__cli_text *tx);
+void rg__cli_text_close(rg__cli_text *tx);
+/* Tokenizes text (special tokens such as <|im_start|> parsed when
+ * special; BOS added when the model asks for it and add_bos).  *ids is
+ * malloc'd.  Returns 0 or an exit code. */
+int rg__cli_text_encode(const char *cmd, const rg__cli_text *tx, const char *text, bool add_bos,
+                        bool special, int32_t **ids, int *n);
+/* End of generation: EOS, EOT or a token the vocabulary marks as such. */
+bool rg__cli_text_is_eog(const rg__cli_text *tx, int32_t t);
+/* Id of a token's exact text (e.g. "<|im_end|>"), or -1. */
+int32_t rg__cli_text_find(const rg__cli_text *tx, const char *piece);
+
+/* Streaming detokenizer: holds back incomplete UTF-8 sequences so
+ * byte-level tokens print as whole characters. */
+typedef struct rg__cli_detok {
+    char pend[8];
+    int n;
+    int first; /* SentencePiece: drop the leading space of the first piece */
+} rg__cli_detok;
+void rg__cli_detok_init(rg__cli_detok *d);
+void rg__cli_detok_put(const rg__cli_text *tx, rg__cli_detok *d, int32_t t, FILE *f);
+void rg__cli_detok_flush(rg__cli_detok *d, FILE *f);
 
 #endif

@@ -206,4 +206,25 @@ rg_status rg_llm_chat_render(rg_llm_chat_family f, const rg_llm_chat_msg *msgs, 
  * ("<|im_end|>", "<|eot_id|>", "</s>", "<|end|>", "<end_of_turn>"). */
 const char *rg_llm_chat_stop(rg_llm_chat_family f);
 
+/* ---- random models (tests, benchmarks) ---- */
+
+typedef struct rg_llm_mk_params {
+    rg_llm_arch arch;
+    int n_vocab, n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
+    float rope_base;   /* 0 = 10000 (llama) / 1e6 (qwen2) */
+    rg_dtype type;     /* type of the 2-D weights */
+    bool q4_k_m;       /* llama.cpp Q4_K_M mix instead of `type`: Q4_K, Q6_K for the
+                          embedding and half the attn_v/ffn_down, Q5_0/Q8_0 where rows are
+                          not a multiple of 256 */
+    bool tied;         /* no output.weight */
+    uint64_t seed;
+} rg_llm_mk_params;
+
+/* Writes a model of random weights with the given shape to path (GGUF v3,
+ * readable by llama.cpp): matrices N(0, 0.02) except attn_q/attn_k
+ * N(0, 1/n_embd), norm gains 1 + N(0, 0.02) (output_norm N(0, 1)), qwen2
+ * q/k/v biases N(0, 0.1).  No tokenizer.  Holds every tensor in memory
+ * until written. */
+rg_status rg_llm_make_random(const char *path, const rg_llm_mk_params *p, rg_err *err);
+
 #endif

@@ -337,7 +337,7 @@ static double rel_diff(const float *a, const float *b, int n) {
 
 /* Prefill in one batch == token by token; two sequences decoded together
  * == each alone; seq_rm + re-decode reproduces the logits. */
-static void check_kv_paths(const char *path, rg_dtype kv, double tol) {
+static void check_kv_paths(const char *path, rg_dtype kv, double tol, int n_threads) {
     rg_llm_model *m;
     rg_err err;
     REQUIRE(rg_llm_model_open(path, &m, &err) == RG_OK);
@@ -349,7 +349,7 @@ static void check_kv_paths(const char *path, rg_dtype kv, double tol) {
     cp.n_seq_max = 3;
     cp.n_batch = 64;
     cp.kv_type = kv;
-    cp.n_threads = 2;
+    cp.n_threads = n_threads;
     rg_llm_ctx *c;
     REQUIRE(rg_llm_ctx_new(m, &cp, &c, &err) == RG_OK);
     enum { N = 45 }; /* crosses a KV block boundary */
@@ -427,13 +427,13 @@ static void check_kv_paths(const char *path, rg_dtype kv, double tol) {
 }
 
 RG_TEST(llm_kv_paths_llama_f32) {
-    check_kv_paths(mk_model("l32", RG_LLM_ARCH_LLAMA, RG_DTYPE_F32), RG_DTYPE_F32, 1e-5);
+    check_kv_paths(mk_model("l32", RG_LLM_ARCH_LLAMA, RG_DTYPE_F32), RG_DTYPE_F32, 1e-5, 1);
 }
 RG_TEST(llm_kv_paths_qwen2_f16kv) {
-    check_kv_paths(mk_model("q16", RG_LLM_ARCH_QWEN2, RG_DTYPE_F16), RG_DTYPE_F16, 2e-3);
+    check_kv_paths(mk_model("q16", RG_LLM_ARCH_QWEN2, RG_DTYPE_F16), RG_DTYPE_F16, 2e-3, 1);
 }
 RG_TEST(llm_kv_paths_llama_q8_0) {
-    check_kv_paths(mk_model("lq8", RG_LLM_ARCH_LLAMA, RG_DTYPE_Q8_0), RG_DTYPE_F16, 2e-2);
+    check_kv_paths(mk_model("lq8", RG_LLM_ARCH_LLAMA, RG_DTYPE_Q8_0), RG_DTYPE_F16, 2e-2, 2);
 }
 
 /* A model whose tensor or key is wrong fails with a message naming it. */
@@ -598,7 +598,6 @@ static void conformance(const fx_model *fm, int n_threads) {
     cp.n_threads = n_threads;
     rg_llm_ctx *c;
     REQUIRE(rg_llm_ctx_new(m, &cp, &c, &err) == RG_OK);
-    float *work = malloc((size_t)V * sizeof(float));
     const char *prompts[] = {"short", "long", "once200"};
     for (int pi = 0; pi < 3; pi++) {
         const char *pr = prompts[pi];
@@ -643,7 +642,11 @@ static void conformance(const fx_model *fm, int n_threads) {
         REQUIRE(rg_llm_eval(c, 0, prompt, n_prompt, &err) == RG_OK);
         snprintf(what, sizeof what, "%s %s logits", fm->model, pr);
         CHECK(logits_ok(ref, rg_llm_logits(c, 0), V, fm->rel, fm->cos, &worst, what));
-        /* 2. teacher-forced steps: feed the reference greedy ids */
+        /* 2. teacher-forced steps: feed the reference greedy ids.  Until the
+         * first step where our argmax differs, this is also free greedy
+         * decoding: that divergence is allowed only at a reference near-tie. */
+        double margin_tol = fm->rel * max_abs_logit;
+        int equal = -1;
         for (int s = 0; s < n_steps; s++) {
             const float *got = rg_llm_logits(c, 0);
             snprintf(what, sizeof what, "%s %s step %d", fm->model, pr, s);
@@ -670,26 +673,16 @@ static void conformance(const fx_model *fm, int n_threads) {
                 CHECKF(best_in, "%s: argmax %d not among the reference's 8 best", what, best);
             }
             int32_t t = (int32_t)json_integer_value(json_array_get(gids, (size_t)s));
-            if (s + 1 < n_steps) REQUIRE(rg_llm_eval(c, 0, &t, 1, &err) == RG_OK);
-        }
-        /* 3. free greedy decoding */
-        rg_llm_seq_rm(c, 0, 0);
-        REQUIRE(rg_llm_eval(c, 0, prompt, n_prompt, &err) == RG_OK);
-        double margin_tol = fm->rel * max_abs_logit;
-        int equal = 0;
-        for (int s = 0; s < n_steps; s++) {
-            int32_t t = rg_llm_argmax(rg_llm_logits(c, 0), V);
-            int32_t want = (int32_t)json_integer_value(json_array_get(gids, (size_t)s));
-            if (t != want) {
+            if (equal < 0 && rg_llm_argmax(got, V) != t) {
+                equal = s;
                 double mg = json_real_value(json_array_get(margins, (size_t)s));
                 CHECKF(mg <= margin_tol && !is200,
                        "%s %s: greedy step %d: %d, expected %d (reference margin %g > %g)",
-                       fm->model, pr, s, t, want, mg, margin_tol);
-                break;
+                       fm->model, pr, s, rg_llm_argmax(got, V), t, mg, margin_tol);
             }
-            equal++;
             if (s + 1 < n_steps) REQUIRE(rg_llm_eval(c, 0, &t, 1, &err) == RG_OK);
         }
+        if (equal < 0) equal = n_steps;
         fprintf(stderr, "  %-16s %-7s rel max diff %.2e (logits + %d teacher-forced steps), greedy %d/%d equal\n",
                 fm->model, pr, worst, n_steps, equal, n_steps);
         free(steps);
@@ -697,13 +690,12 @@ static void conformance(const fx_model *fm, int n_threads) {
         free(ref);
         free(prompt);
     }
-    free(work);
     rg_llm_ctx_free(c);
     rg_llm_model_close(m);
 }
 
 #define FX_TEST(idx, nm)                                                                          \
-    RG_TEST(llm_conformance_##nm) { conformance(&fx_models[idx], (idx) % 2 ? 2 : 1); }
+    RG_TEST(llm_conformance_##nm) { conformance(&fx_models[idx], (idx) == 4 ? 2 : 1); }
 FX_TEST(0, stories260K)
 FX_TEST(1, llama_f32)
 FX_TEST(2, llama_f16)

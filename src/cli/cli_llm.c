@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "core/limits.h"
+#include "tok/tok.h"
 
 const char rg__cli_llm_help_model[] =
     "  -m, --model FILE     GGUF model (llama or qwen2 architecture)\n"
@@ -179,46 +180,106 @@ int rg__cli_llm_open(const char *cmd, const rg__cli_llm *o, int n_ctx_min, rg_ll
 /* ---- text in and out ---- */
 
 int rg__cli_text_open(const char *cmd, const rg_llm_model *m, rg__cli_text *tx) {
-    (void)cmd;
     memset(tx, 0, sizeof *tx);
     const rg_gguf *g = rg_llm_model_gguf(m);
     uint32_t v;
     tx->eos = rg_gguf_get_u32(g, "tokenizer.ggml.eos_token_id", &v) ? (int32_t)v : -1;
     tx->eot = rg_gguf_get_u32(g, "tokenizer.ggml.eot_token_id", &v) ? (int32_t)v : -1;
+    if (rg_gguf_find_kv(g, "tokenizer.ggml.model") < 0) return 0; /* no tokenizer: ids only */
+    rg_tok *t;
+    rg_err err;
+    rg_err_clear(&err);
+    if (rg_tok_from_gguf(g, &t, &err)) {
+        /* a broken tokenizer is worth saying, but ids still work */
+        fprintf(stderr, "ragd: %s: warning: %s\n", cmd, rg_err_text(&err));
+        return 0;
+    }
+    tx->tok = t;
     return 0;
 }
 
-void rg__cli_text_close(rg__cli_text *tx) { tx->tok = NULL; }
+void rg__cli_text_close(rg__cli_text *tx) {
+    rg_tok_free(tx->tok);
+    tx->tok = NULL;
+}
 
 int rg__cli_text_encode(const char *cmd, const rg__cli_text *tx, const char *text, bool add_bos,
                         bool special, int32_t **ids, int *n) {
-    (void)tx;
-    (void)text;
-    (void)add_bos;
-    (void)special;
     *ids = NULL;
     *n = 0;
-    fprintf(stderr, "ragd: %s: text prompts need the tokenizer, which this build lacks; use --prompt-ids\n", cmd);
-    return RG_EXIT_RUNTIME;
+    if (!tx->tok) {
+        fprintf(stderr, "ragd: %s: the model has no tokenizer; give --prompt-ids\n", cmd);
+        return RG_EXIT_RUNTIME;
+    }
+    rg_err err;
+    rg_err_clear(&err);
+    size_t cnt;
+    unsigned flags = (add_bos ? RG_TOK_ADD_SPECIAL : 0) | (special ? RG_TOK_PARSE_SPECIAL : 0);
+    if (rg_tok_encode_ex(tx->tok, text, strlen(text), flags, ids, &cnt, &err))
+        return rg_cli_fail(cmd, &err);
+    if (cnt > (size_t)RG_MAX_CTX) {
+        free(*ids);
+        *ids = NULL;
+        fprintf(stderr, "ragd: %s: the text is %zu tokens, above the limit %u\n", cmd, cnt,
+                RG_MAX_CTX);
+        return RG_EXIT_RUNTIME;
+    }
+    *n = (int)cnt;
+    return 0;
 }
 
 bool rg__cli_text_is_eog(const rg__cli_text *tx, int32_t t) {
+    if (tx->tok) return rg_tok_is_eog(tx->tok, t);
     return t >= 0 && (t == tx->eos || t == tx->eot);
 }
 
 int32_t rg__cli_text_find(const rg__cli_text *tx, const char *piece) {
-    (void)tx;
-    (void)piece;
+    if (!tx->tok) return -1;
+    int32_t n = rg_tok_n_vocab(tx->tok);
+    for (int32_t i = 0; i < n; i++) {
+        const char *s = rg_tok_text(tx->tok, i);
+        if (s && !strcmp(s, piece)) return i;
+    }
     return -1;
 }
 
-void rg__cli_detok_init(rg__cli_detok *d) { memset(d, 0, sizeof *d); }
-void rg__cli_detok_put(const rg__cli_text *tx, rg__cli_detok *d, int32_t t, FILE *f) {
-    (void)tx;
-    (void)d;
-    fprintf(f, "[%d]", t);
+void rg__cli_detok_init(rg__cli_detok *d) {
+    memset(d, 0, sizeof *d);
 }
+
+/* Length of the UTF-8 sequence a lead byte starts (1 for invalid bytes). */
+static int utf8_len(unsigned char c) {
+    if (c < 0xC0) return 1;
+    if (c < 0xE0) return 2;
+    if (c < 0xF0) return 3;
+    if (c < 0xF8) return 4;
+    return 1;
+}
+
+void rg__cli_detok_put(const rg__cli_text *tx, rg__cli_detok *d, int32_t t, FILE *f) {
+    if (!tx->tok) {
+        fprintf(f, "[%d]", t);
+        return;
+    }
+    if (rg_tok_is_control(tx->tok, t)) return;
+    size_t len;
+    const char *p = rg_tok_piece(tx->tok, t, &len);
+    if (!p) return;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (d->n > 0 && (c & 0xC0) != 0x80) { /* a new lead byte: flush what is pending */
+            fwrite(d->pend, 1, (size_t)d->n, f);
+            d->n = 0;
+        }
+        d->pend[d->n++] = (char)c;
+        if (d->n >= utf8_len((unsigned char)d->pend[0]) || d->n == (int)sizeof d->pend) {
+            fwrite(d->pend, 1, (size_t)d->n, f);
+            d->n = 0;
+        }
+    }
+}
+
 void rg__cli_detok_flush(rg__cli_detok *d, FILE *f) {
-    (void)d;
-    (void)f;
+    if (d->n) fwrite(d->pend, 1, (size_t)d->n, f);
+    d->n = 0;
 }

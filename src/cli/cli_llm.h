@@ -63,7 +63,6 @@ int32_t rg__cli_text_find(const rg__cli_text *tx, const char *piece);
 typedef struct rg__cli_detok {
     char pend[8];
     int n;
-    int first; /* SentencePiece: drop the leading space of the first piece */
 } rg__cli_detok;
 void rg__cli_detok_init(rg__cli_detok *d);
 void rg__cli_detok_put(const rg__cli_text *tx, rg__cli_detok *d, int32_t t, FILE *f);

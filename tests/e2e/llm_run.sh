@@ -39,6 +39,29 @@ a=$("$B" run -m "$M/stories260K.gguf" --prompt-ids "1 403" -n 20 --temp 0.9 --se
 b=$("$B" run -m "$M/stories260K.gguf" --prompt-ids "1 403" -n 20 --temp 0.9 --seed 7 --ids -t 1)
 [ -n "$a" ] && [ "$a" = "$b" ] || { echo "FAIL: seed 7 gave '$a' then '$b'"; fail=1; }
 
+# text in, text out: the story's opening through the tokenizer
+txt=$("$B" run -m "$M/stories260K.gguf" -p "Once upon a time" -n 12 --temp 0 -t 1)
+case "$txt" in ", there was a little girl named Lily"*) ;;
+    *) echo "FAIL: run -p gave '$txt'"; fail=1 ;; esac
+
+# chat: ChatML rendering (the model has no template: a warning), greedy; after /reset the
+# same message gives the same reply, and it equals `run` on the rendered prompt
+out=$(printf 'Hello\n/reset\nHello\n' | "$B" chat -m "$M/stories260K.gguf" -n 16 --temp 0 -t 1 2>"$T/err.txt")
+rc=$?
+ref=$("$B" run -m "$M/stories260K.gguf" -p "$(printf '<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant')"$'\n' \
+    -n 16 --temp 0 -t 1)
+# (a reply may end in a newline token: compare with newlines squeezed)
+want=$(printf '%s\n%s\n' "$ref" "$ref" | tr -s '\n')
+out=$(printf '%s\n' "$out" | tr -s '\n')
+if [ $rc -ne 0 ] || [ -z "$ref" ] || [ "$out" != "$want" ]; then
+    echo "FAIL: chat rc $rc: '$out', expected twice '$ref'"; fail=1
+fi
+grep -q "ChatML" "$T/err.txt" || { echo "FAIL: no template warning"; fail=1; }
+
+# bench prints llama-bench rows
+"$B" bench -m "$M/tiny-llama-q8_0.gguf" -p 16 -n 4 -r 1 -t 1 | grep -q "| *tg4 |" \
+    || { echo "FAIL: bench output"; fail=1; }
+
 # errors: not a GGUF file, unknown option, id out of range
 echo "not a model" >"$T/bad.gguf"
 "$B" logits -m "$T/bad.gguf" --prompt-ids "1" -o "$T/x.bin" 2>"$T/err.txt"

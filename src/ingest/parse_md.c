@@ -96,9 +96,11 @@ static rg_status table(md_ctx *c, cmark_node *tbl, rg_err *err) {
             }
             /* the cell's text is now at the end of buf: take it out */
             rg_buf_reset(&cell);
-            rg_buf_append(&cell, c->buf.data + before, c->buf.len - before);
-            c->buf.len = before;
-            c->buf.data[before] = 0;
+            if (c->buf.data) { /* NULL until the first append */
+                rg_buf_append(&cell, c->buf.data + before, c->buf.len - before);
+                c->buf.len = before;
+                c->buf.data[before] = 0;
+            }
             int sp = 1;
             rg_buf tmp;
             rg_buf_init(&tmp, RG_MAX_CHUNK_BYTES);

@@ -57,4 +57,12 @@
 #define RG_GUARD_STREAM_HOLD       512          /* max bytes a stream filter holds back */
 #define RG_AUDIT_MAX_LINE_BYTES    (64u << 10)  /* one audit log line */
 
+/* vector index */
+#define RG_INDEX_MAX_DIM         65536
+#define RG_INDEX_MAX_M           256        /* HNSW links per node (upper layers) */
+#define RG_INDEX_MAX_EF          100000
+#define RG_INDEX_MAX_LEVEL       32
+#define RG_INDEX_MAX_NODES       (1ull << 31)
+#define RG_VECS_MAX_BYTES        (1ull << 36)  /* one .fvecs/.ivecs file */
+
 #endif

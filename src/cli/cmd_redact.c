@@ -11,7 +11,7 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ragd redact [--json] [--policy FILE] [--vault]\n"
+            "usage: ragd redact [--json] [--policy FILE] [--filter LIST] [--audit LOG]\n"
             "\n"
             "Reads text from stdin and writes it with personal data redacted\n"
             "(Chinese resident IDs, credit codes, bank cards, IBANs, phones, email,\n"
@@ -24,6 +24,13 @@ static void usage(FILE *f) {
             "  --policy FILE   policy JSON: per-type op (mask|tag|hash|pseudonym|\n"
             "                  drop|keep), keep_first/keep_last, tag, hash_key,\n"
             "                  min_confidence\n"
+            "  --filter LIST   also apply a word/pattern list (lines '[block|mask|flag]\n"
+            "                  WORD' or '[action] re:PCRE2'); a block match exits 1\n"
+            "  --audit LOG     append one audit line (types and counts, never values)\n"
+            "                  to the hash-chained log LOG; check it with\n"
+            "                  'ragd audit verify LOG'\n"
+            "  --injection     score stdin for prompt-injection text; prints\n"
+            "                  'score RULE' and exits 3 when flagged\n"
             "  --stats         print per-type counts to stderr\n");
 }
 
@@ -32,12 +39,15 @@ int rg_cmd_redact(int argc, char **argv) {
         usage(stdout);
         return RG_EXIT_OK;
     }
-    int json = 0, stats = 0;
-    const char *policy = NULL;
+    int json = 0, stats = 0, inj = 0;
+    const char *policy = NULL, *filter = NULL, *audit = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--stats")) stats = 1;
         else if (!strcmp(argv[i], "--policy") && i + 1 < argc) policy = argv[++i];
+        else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
+        else if (!strcmp(argv[i], "--audit") && i + 1 < argc) audit = argv[++i];
+        else if (!strcmp(argv[i], "--injection")) inj = 1;
         else return rg_cli_usage("redact", "unknown or incomplete option '%s'", argv[i]);
     }
     rg_err err = {0};
@@ -68,6 +78,21 @@ int rg_cmd_redact(int argc, char **argv) {
     const char *text = in.data ? in.data : "";
     int rc = RG_EXIT_OK;
     rg_guard_stats s;
+    if (inj) {
+        rg_injection_result ir;
+        rg_guard_injection_check(text, in.len, 0, &ir);
+        printf("%.2f %s\n", (double)ir.score, ir.first ? ir.first : "-");
+        rg_guard_free(g);
+        rg_buf_free(&in);
+        rg_buf_free(&out);
+        return ir.flagged ? 3 : RG_EXIT_OK;
+    }
+    rg_filter_list *fl = NULL;
+    if (filter && rg_filter_list_open(&fl, filter, &err) != RG_OK) {
+        rg_guard_free(g);
+        rg_buf_free(&in);
+        return rg_cli_fail("redact", &err);
+    }
     if (json) {
         rg_guard_finding *f;
         size_t n;
@@ -77,10 +102,47 @@ int rg_cmd_redact(int argc, char **argv) {
         memset(&s, 0, sizeof s);
         for (size_t k = 0; k < n; k++) s.count[f[k].type]++, s.total++;
         free(f);
+    } else if (fl) {
+        /* the filter runs the guard too; count PII separately for --stats */
+        rg_guard_finding *f;
+        size_t n;
+        memset(&s, 0, sizeof s);
+        if (rg_guard_scan(g, text, in.len, &f, &n, &err) == RG_OK) {
+            for (size_t k = 0; k < n; k++) s.count[f[k].type]++, s.total++;
+            free(f);
+        }
+        uint32_t c[3];
+        st = rg_filter_text(fl, g, text, in.len, &out, c);
+        if (stats) fprintf(stderr, "filter: %u blocked, %u masked, %u flagged\n", c[2], c[1], c[0]);
+        if (st == RG_DENIED) {
+            fwrite(out.data ? out.data : "", 1, out.len, stdout);
+            rg_buf_reset(&out);
+            fprintf(stderr, "ragd: redact: blocked by %s\n", filter);
+        }
     } else {
         st = rg_guard_redact(g, text, in.len, &out, &s);
     }
-    if (st) {
+    if (audit) {
+        rg_audit *a;
+        rg_err aerr = {0};
+        rg_audit_record ar = {NULL, "cli:redact", NULL, NULL, 0, &s, st == RG_OK ? 0 : 1};
+        rg_status ast = rg_audit_open(&a, audit, NULL, 0, &aerr);
+        if (!ast) {
+            ast = rg_audit_append(a, &ar, &aerr);
+            rg_audit_close(a);
+        }
+        if (ast) {
+            rg_filter_list_free(fl);
+            rg_guard_free(g);
+            rg_buf_free(&in);
+            rg_buf_free(&out);
+            return rg_cli_fail("redact", &aerr);
+        }
+    }
+    rg_filter_list_free(fl);
+    if (st == RG_DENIED) {
+        rc = RG_EXIT_RUNTIME;
+    } else if (st) {
         rg_failf(&err, st, "redaction failed: %s", rg_status_message(st));
         rc = rg_cli_fail("redact", &err);
     } else {

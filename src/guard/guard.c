@@ -457,7 +457,7 @@ rg_status rg_guard_vault_restore(const rg_guard_vault *v, const char *text, size
     return st;
 }
 
-static rg_status apply_op(const rg_guard *g, rg_guard_vault *vault, const rg_guard_finding *f,
+rg_status rg__guard_apply(const rg_guard *g, rg_guard_vault *vault, const rg_guard_finding *f,
                           const char *text, rg_buf *out) {
     const rg__guard_type_cfg *c = &g->t[f->type];
     const char *v = text + f->start;
@@ -501,7 +501,7 @@ rg_status rg_guard_redact_vault(const rg_guard *g, rg_guard_vault *vault, const 
     for (size_t k = 0; k < fv.n && !st; k++) {
         const rg_guard_finding *f = &fv.v[k];
         st = rg_buf_append(out, text + prev, f->start - prev);
-        if (!st) st = apply_op(g, vault, f, text, out);
+        if (!st) st = rg__guard_apply(g, vault, f, text, out);
         prev = f->end;
         if (stats) {
             stats->count[f->type]++;

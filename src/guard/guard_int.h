@@ -34,6 +34,11 @@ typedef struct rg__fvec {
  * out->oom is set when an allocation failed. */
 void rg__guard_detect(const char *s, size_t n, uint32_t enabled, rg__fvec *out);
 
+/* Appends the replacement of finding f (a span of text) per the guard's
+ * operator for its type; vault may be NULL (PSEUDO then tags). */
+rg_status rg__guard_apply(const rg_guard *g, rg_guard_vault *vault, const rg_guard_finding *f,
+                          const char *text, rg_buf *out);
+
 /* Byte length of the UTF-8 sequence starting with lead byte c (1 for
  * invalid leads). */
 static inline int rg__u8len(unsigned char c) {

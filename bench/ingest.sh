@@ -1,8 +1,9 @@
 #!/bin/bash
 # Ingest throughput: `ragd ingest` of a generated corpus (markdown, text and
 # CSV; English and Chinese) that yields about 100k chunks at the default
-# chunk size, measured as MB/s and chunks/s (wall and CPU), with
-# synchronous=FULL (default) and --no-fsync.  Beside it: SQLite FTS5 building
+# chunk size, measured as MB/s and chunks/s (wall and CPU): default
+# (synchronous=FULL, group commit every 500 ms), --batch-ms 0 (one fsync'd
+# transaction per document) and --no-fsync (synchronous=NORMAL).  Beside it: SQLite FTS5 building
 # its index over the very same chunk texts (sqlite3 CLI), and FTS5's figure
 # from BASELINES.md (23k chunks/s on Debian-doc chunks).
 #   RAGD_BENCH_QUICK=1   ~10k chunks instead of ~100k
@@ -70,8 +71,9 @@ run() { # label, extra args
 
 echo
 echo "what                          chunks      wall                                 cpu (user+sys)"
-run "ragd ingest (fsync/commit)"
-run "ragd ingest --no-fsync" --no-fsync
+run "ingest (default)"
+run "ingest --batch-ms 0" --batch-ms 0
+run "ingest --no-fsync" --no-fsync
 CH=$(sqlite3 "$T/data/ragd.db" "SELECT count(*) FROM chunks")
 
 if command -v sqlite3 >/dev/null; then
@@ -82,6 +84,6 @@ if command -v sqlite3 >/dev/null; then
         "SQLite FTS5 porter (here)" "$CH" "$w" "$(echo "$MB / $w" | bc -l)" "$(echo "$CH / $w" | bc -l)"
 fi
 echo "SQLite FTS5 (BASELINES.md)   74823 chunks, 107 MiB: build 23k chunks/s"
-echo "note: ragd ingest = read + sha256 + parse + chunk + store (one transaction per document);"
+echo "note: ragd ingest = walk + read + sha256 + parse + chunk + store;"
 echo "      the BM25 index is built lazily by search/ask from the store (see bench/search.sh)."
 rm -rf "$T"

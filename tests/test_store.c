@@ -460,3 +460,38 @@ RG_TEST(store_commit_survives_kill9) {
     rg_store_collection_clear(&c);
     rg_store_close(s);
 }
+
+RG_TEST(store_batch_group_commit) {
+    rg_store *a = open_tmp(), *b = open_tmp();
+    rg_err err = {0};
+    int64_t cid, nd = -1;
+    REQUIRE(rg_store_collection_ensure(a, "c", &cid, &err) == RG_OK);
+    REQUIRE(rg_store_batch_begin(a, &err) == RG_OK);
+    CHECK_EQ_INT(rg_store_batch_begin(a, &err), RG_INVALID);
+    REQUIRE(put_doc(a, cid, "one", "1", 2, NULL, NULL) == RG_OK);
+    REQUIRE(put_doc(a, cid, "two", "2", 3, NULL, NULL) == RG_OK);
+    /* a failing write inside the batch rolls back alone */
+    CHECK_EQ_INT(put_doc(a, 9999, "bad", "x", 1, NULL, NULL), RG_NOTFOUND);
+    int changed = -1;
+    REQUIRE(put_doc(a, cid, "one", "1", 2, NULL, &changed) == RG_OK); /* unchanged in batch */
+    CHECK_EQ_INT(changed, 0);
+    /* not visible to another connection before the commit */
+    REQUIRE(rg_store_count(b, cid, &nd, NULL, &err) == RG_OK);
+    CHECK_EQ_INT(nd, 0);
+    REQUIRE(rg_store_batch_commit(a, &err) == RG_OK);
+    CHECK_EQ_INT(rg_store_batch_commit(a, &err), RG_INVALID);
+    int64_t nc = 0;
+    REQUIRE(rg_store_count(b, cid, &nd, &nc, &err) == RG_OK);
+    CHECK_EQ_INT(nd, 2);
+    CHECK_EQ_INT(nc, 5);
+    /* rollback drops the whole batch */
+    REQUIRE(rg_store_batch_begin(a, &err) == RG_OK);
+    REQUIRE(put_doc(a, cid, "three", "3", 1, NULL, NULL) == RG_OK);
+    rg_store_batch_rollback(a);
+    REQUIRE(rg_store_count(a, cid, &nd, &nc, &err) == RG_OK);
+    CHECK_EQ_INT(nd, 2);
+    CHECK_EQ_INT(nc, 5);
+    CHECK_EQ_INT(rg_store_check(a, &err), RG_OK);
+    rg_store_close(a);
+    rg_store_close(b);
+}

@@ -35,10 +35,13 @@ static void help(void) {
            "  --chunk-size N      target chunk size in bytes (default %d, %d..%u)\n"
            "  --overlap N         overlap between chunks in bytes (default %d; < size/2)\n"
            "  --type T            parse every file as T (txt|md|html|pdf|csv|tsv)\n"
+           "  --batch-ms MS       group commit: one transaction (one fsync) per MS\n"
+           "                      milliseconds of work, at most 1000 documents (default\n"
+           "                      500; 0 = one transaction per document)\n"
            "  --no-fsync          synchronous=NORMAL: survives kill -9, not power loss\n"
            "  -q, --quiet         no per-document lines, only the summary\n"
            "\n"
-           "stdout: 'committed <doc-id> <path> <n> chunks' after each commit,\n"
+           "stdout: 'committed <doc-id> <path> <n> chunks' once its transaction committed,\n"
            "        'unchanged <doc-id> <path>', then a summary.\n"
            "stderr: one line per failed file (path: reason); a progress bar when a tty.\n"
            "exit:   0 all ok, 1 some file failed (the rest is committed), 2 usage.\n",
@@ -163,6 +166,38 @@ static void progress(size_t i, size_t n, size_t chunks, double t0) {
     fflush(stderr);
 }
 
+typedef struct {
+    int64_t doc_id;
+    size_t n_chunks, bytes;
+    char *path;
+} pend_doc;
+
+typedef struct {
+    pend_doc *v;
+    size_t n, cap, bytes;
+} pending;
+
+static int pend_add(pending *pd, const rg_ingest_result *r, const char *path) {
+    if (pd->n == pd->cap) {
+        size_t nc = pd->cap ? pd->cap * 2 : 64;
+        pend_doc *nv = realloc(pd->v, nc * sizeof *nv);
+        if (!nv) return -1;
+        pd->v = nv;
+        pd->cap = nc;
+    }
+    pd->v[pd->n] = (pend_doc){r->doc_id, r->n_chunks, r->bytes, strdup(path)};
+    if (!pd->v[pd->n].path) return -1;
+    pd->bytes += r->bytes;
+    pd->n++;
+    return 0;
+}
+
+static void pend_clear(pending *pd) {
+    for (size_t k = 0; k < pd->n; k++) free(pd->v[k].path);
+    pd->n = 0;
+    pd->bytes = 0;
+}
+
 int rg_cmd_ingest(int argc, char **argv) {
     const char *cmd = "ingest";
     if (rg_cli_wants_help(argc, argv)) {
@@ -175,6 +210,7 @@ int rg_cmd_ingest(int argc, char **argv) {
     io.chunk.size = RG_CHUNK_SIZE_DEFAULT;
     io.chunk.overlap = RG_CHUNK_OVERLAP_DEFAULT;
     int quiet = 0, no_fsync = 0;
+    long batch_ms = 500;
     pathlist paths = {0};
     int first_path = argc;
     for (int i = 1; i < argc; i++) {
@@ -192,12 +228,17 @@ int rg_cmd_ingest(int argc, char **argv) {
             /* options after paths are allowed: collect later */
         }
         if (!strcmp(a, "--data") || !strcmp(a, "-c") || !strcmp(a, "--collection") ||
-            !strcmp(a, "--chunk-size") || !strcmp(a, "--overlap") || !strcmp(a, "--type")) {
+            !strcmp(a, "--chunk-size") || !strcmp(a, "--overlap") || !strcmp(a, "--type") ||
+            !strcmp(a, "--batch-ms")) {
             if (i + 1 >= argc) return rg_cli_usage(cmd, "%s needs a value", a);
             const char *val = argv[++i];
             if (!strcmp(a, "--data")) data = val;
             else if (!strcmp(a, "-c") || !strcmp(a, "--collection")) coll = val;
-            else if (!strcmp(a, "--chunk-size")) {
+            else if (!strcmp(a, "--batch-ms")) {
+                if (rg_cli_int(val, 0, 60000, &batch_ms))
+                    return rg_cli_usage(cmd, "--batch-ms '%s': expected milliseconds in [0, 60000]",
+                                        val);
+            } else if (!strcmp(a, "--chunk-size")) {
                 if (rg_cli_int(val, RG_CHUNK_SIZE_MIN, RG_MAX_CHUNK_BYTES, &v))
                     return rg_cli_usage(cmd, "--chunk-size '%s': expected an integer in [%d, %u]",
                                         val, RG_CHUNK_SIZE_MIN, (unsigned)RG_MAX_CHUNK_BYTES);
@@ -240,7 +281,8 @@ int rg_cmd_ingest(int argc, char **argv) {
         if (i >= first_path && (first_path < argc && !strcmp(argv[first_path - 1], "--")))
             is_path = 1;
         else if (!strcmp(a, "--data") || !strcmp(a, "-c") || !strcmp(a, "--collection") ||
-                 !strcmp(a, "--chunk-size") || !strcmp(a, "--overlap") || !strcmp(a, "--type")) {
+                 !strcmp(a, "--chunk-size") || !strcmp(a, "--overlap") || !strcmp(a, "--type") ||
+                 !strcmp(a, "--batch-ms")) {
             i++;
             continue;
         } else if (!strcmp(a, "--")) {
@@ -289,11 +331,26 @@ int rg_cmd_ingest(int argc, char **argv) {
     int tty = isatty(2);
     double t0 = rg_now_s();
     size_t n_ok = 0, n_same = 0, chunks = 0, bytes = 0;
+    /* group commit: documents are written inside a batch that commits every
+     * batch_ms (or 1000 documents / 64 MB); their "committed" lines are
+     * printed only after that commit returned. */
+    pending pend = {0};
+    int in_batch = 0;
+    double batch_t0 = 0;
     for (size_t i = 0; i < paths.n; i++) {
         const char *p = paths.v[i];
+        if (batch_ms > 0 && !in_batch) {
+            if (rg_store_batch_begin(s, &err)) {
+                add_failure(&fails, p, rg_err_text(&err));
+                break;
+            }
+            in_batch = 1;
+            batch_t0 = rg_now_s();
+        }
         rg_ingest_result r;
         rg_err_clear(&err);
         rg_status st = rg_ingest_file(s, cid, p, &io, &r, &err);
+        int stop = 0;
         if (st == RG_UNSUPPORTED && rg_ingest_type_from_name(p) == RG_DOC_UNKNOWN &&
             io.force_type == RG_DOC_UNKNOWN) {
             /* binary file with an unknown extension met in a directory walk */
@@ -307,17 +364,12 @@ int rg_cmd_ingest(int argc, char **argv) {
             else snprintf(msg, sizeof msg, "%s: %s", p, t);
             if (tty) fputc('\n', stderr);
             add_failure(&fails, p, msg);
-            if (st == RG_BUSY || st == RG_IO || st == RG_DB) {
-                /* the store itself is in trouble: going on would fail every file */
-                if (st != RG_IO || strstr(t, "store:")) break;
-            }
+            /* the store itself is in trouble: going on would fail every file */
+            if (st == RG_BUSY || st == RG_DB || (st == RG_IO && strstr(t, "store:"))) stop = 1;
         } else if (r.changed) {
-            n_ok++;
-            chunks += r.n_chunks;
-            bytes += r.bytes;
-            if (!quiet) {
-                printf("committed %lld %s %zu chunks\n", (long long)r.doc_id, p, r.n_chunks);
-                fflush(stdout);
+            if (pend_add(&pend, &r, p)) {
+                fprintf(stderr, "ragd: ingest: out of memory\n");
+                stop = 1;
             }
         } else {
             n_same++;
@@ -326,8 +378,39 @@ int rg_cmd_ingest(int argc, char **argv) {
                 fflush(stdout);
             }
         }
+        int last = stop || i + 1 == paths.n;
+        if (!in_batch || last || pend.n >= 1000 || pend.bytes >= (64u << 20) ||
+            (rg_now_s() - batch_t0) * 1000 >= (double)batch_ms) {
+            if (in_batch) {
+                in_batch = 0;
+                if (rg_store_batch_commit(s, &err)) {
+                    /* nothing of this batch is durable: every pending document failed */
+                    for (size_t k = 0; k < pend.n; k++) {
+                        char msg[RG_ERR_MSG_MAX + 64];
+                        snprintf(msg, sizeof msg, "%s: commit failed: %s", pend.v[k].path,
+                                 rg_err_text(&err));
+                        add_failure(&fails, pend.v[k].path, msg);
+                    }
+                    pend_clear(&pend);
+                    stop = 1;
+                }
+            }
+            for (size_t k = 0; k < pend.n; k++) {
+                n_ok++;
+                chunks += pend.v[k].n_chunks;
+                bytes += pend.v[k].bytes;
+                if (!quiet)
+                    printf("committed %lld %s %zu chunks\n", (long long)pend.v[k].doc_id,
+                           pend.v[k].path, pend.v[k].n_chunks);
+            }
+            fflush(stdout);
+            pend_clear(&pend);
+        }
         if (tty) progress(i + 1, paths.n, chunks, t0);
+        if (stop) break;
     }
+    if (in_batch) rg_store_batch_rollback(s); /* only after a stop: nothing pending */
+    free(pend.v);
     double dt = rg_now_s() - t0;
     if (tty) fputc('\n', stderr);
     printf("ingested %zu files (%zu chunks, %.2f MB) into '%s' in %.2f s: %.2f MB/s, %.0f "

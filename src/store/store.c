@@ -89,6 +89,7 @@ struct rg_store {
     sqlite3_stmt *st[ST_COUNT];
     char *path;
     int read_only;
+    int batch; /* inside rg_store_batch_begin/commit: writes use savepoints */
 };
 
 /* ---- helpers ---- */
@@ -111,6 +112,18 @@ static rg_status exec(rg_store *s, const char *sql, rg_err *err) {
         return st;
     }
     return RG_OK;
+}
+
+/* A write transaction: its own BEGIN IMMEDIATE..COMMIT, or a savepoint
+ * inside an open batch (so one failed document rolls back alone). */
+static rg_status txn_begin(rg_store *s, rg_err *err) {
+    return exec(s, s->batch ? "SAVEPOINT rg_write" : "BEGIN IMMEDIATE", err);
+}
+static rg_status txn_commit(rg_store *s, rg_err *err) {
+    return exec(s, s->batch ? "RELEASE rg_write" : "COMMIT", err);
+}
+static void txn_rollback(rg_store *s) {
+    exec(s, s->batch ? "ROLLBACK TO rg_write; RELEASE rg_write" : "ROLLBACK", NULL);
 }
 
 static sqlite3_stmt *stmt(rg_store *s, int which) {
@@ -511,7 +524,7 @@ rg_status rg_store_collection_set_settings(rg_store *s, int64_t id, const char *
 rg_status rg_store_collection_delete(rg_store *s, const char *name, rg_err *err) {
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *q;
-    rg_status st = exec(s, "BEGIN IMMEDIATE", err);
+    rg_status st = txn_begin(s, err);
     if (st) goto out;
     /* chunks first by collection index (faster than the per-document cascade) */
     if (sqlite3_prepare_v2(s->db,
@@ -537,10 +550,10 @@ rg_status rg_store_collection_delete(rg_store *s, const char *name, rg_err *err)
         st = rg_failf(err, RG_NOTFOUND, "store: no collection named '%s'", name ? name : "");
     sqlite3_finalize(q);
     if (st) goto rollback;
-    st = exec(s, "COMMIT", err);
+    st = txn_commit(s, err);
     if (!st) goto out;
 rollback:
-    exec(s, "ROLLBACK", NULL);
+    txn_rollback(s);
 out:
     pthread_mutex_unlock(&s->mu);
     return st;
@@ -595,7 +608,7 @@ rg_status rg_store_doc_put(rg_store *s, int64_t collection_id, const rg_store_do
     sqlite3_stmt *q;
     int64_t id = 0;
     int is_change = 0;
-    st = exec(s, "BEGIN IMMEDIATE", err);
+    st = txn_begin(s, err);
     if (st) goto out;
     /* the collection must exist (foreign keys would say so, less clearly) */
     if (!(q = stmt(s, ST_GEN_BUMP))) goto dbfail;
@@ -619,7 +632,7 @@ rg_status rg_store_doc_put(rg_store *s, int64_t collection_id, const rg_store_do
         if (old && strcmp(old, doc->sha256) == 0) {
             /* unchanged: undo the generation bump too */
             sqlite3_reset(q);
-            exec(s, "ROLLBACK", NULL);
+            txn_rollback(s);
             goto out;
         }
         sqlite3_reset(q);
@@ -663,7 +676,7 @@ rg_status rg_store_doc_put(rg_store *s, int64_t collection_id, const rg_store_do
         sqlite3_bind_int(q, 8, c->page);
         if (sqlite3_step(q) != SQLITE_DONE) goto dbfail;
     }
-    st = exec(s, "COMMIT", err);
+    st = txn_commit(s, err);
     if (st) goto rollback;
     is_change = 1;
     goto out;
@@ -671,7 +684,7 @@ dbfail:
     st = db_fail(s, err, "put document");
     rg_err_prefix(err, "%s", doc->source);
 rollback:
-    exec(s, "ROLLBACK", NULL);
+    txn_rollback(s);
     id = 0;
 out:
     for (int i = 0; i < ST_COUNT; i++)
@@ -761,7 +774,7 @@ rg_status rg_store_doc_find(rg_store *s, int64_t collection_id, const char *sour
 rg_status rg_store_doc_delete(rg_store *s, int64_t doc_id, rg_err *err) {
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *q = NULL;
-    rg_status st = exec(s, "BEGIN IMMEDIATE", err);
+    rg_status st = txn_begin(s, err);
     if (st) goto out;
     if (sqlite3_prepare_v2(s->db,
                            "UPDATE collections SET generation=generation+1 WHERE id=(SELECT "
@@ -782,13 +795,13 @@ rg_status rg_store_doc_delete(rg_store *s, int64_t doc_id, rg_err *err) {
     if (sqlite3_step(q) != SQLITE_DONE) goto dbfail;
     sqlite3_finalize(q);
     q = NULL;
-    st = exec(s, "COMMIT", err);
+    st = txn_commit(s, err);
     if (!st) goto out;
     goto rollback;
 dbfail:
     st = db_fail(s, err, "delete document");
 rollback:
-    exec(s, "ROLLBACK", NULL);
+    txn_rollback(s);
 out:
     sqlite3_finalize(q);
     pthread_mutex_unlock(&s->mu);
@@ -984,4 +997,39 @@ rg_status rg_store_check(rg_store *s, rg_err *err) {
     }
     pthread_mutex_unlock(&s->mu);
     return st;
+}
+
+/* ---- batches ---- */
+
+rg_status rg_store_batch_begin(rg_store *s, rg_err *err) {
+    pthread_mutex_lock(&s->mu);
+    rg_status st = RG_OK;
+    if (s->batch)
+        st = rg_failf(err, RG_INVALID, "store: a batch is already open");
+    else if (!(st = exec(s, "BEGIN IMMEDIATE", err)))
+        s->batch = 1;
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}
+
+rg_status rg_store_batch_commit(rg_store *s, rg_err *err) {
+    pthread_mutex_lock(&s->mu);
+    rg_status st = RG_OK;
+    if (!s->batch) {
+        st = rg_failf(err, RG_INVALID, "store: no batch is open");
+    } else {
+        s->batch = 0;
+        if ((st = exec(s, "COMMIT", err))) exec(s, "ROLLBACK", NULL);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}
+
+void rg_store_batch_rollback(rg_store *s) {
+    pthread_mutex_lock(&s->mu);
+    if (s->batch) {
+        s->batch = 0;
+        exec(s, "ROLLBACK", NULL);
+    }
+    pthread_mutex_unlock(&s->mu);
 }

@@ -182,6 +182,21 @@ void rg_store_chunk_clear(rg_store_chunk *c);
 rg_status rg_store_count(rg_store *s, int64_t collection_id, int64_t *n_documents,
                          int64_t *n_chunks, rg_err *err);
 
+/* ---- batches (group commit) ----
+ *
+ * Between rg_store_batch_begin and rg_store_batch_commit every write on
+ * this handle (from any thread) joins one SQLite transaction: each write is
+ * still atomic on its own (a savepoint; a failed document rolls back alone)
+ * but nothing is durable or visible to other connections until the commit,
+ * which costs one fsync for the whole batch.  `ragd ingest` uses this to
+ * amortise fsyncs and prints its "committed" lines only after the batch
+ * commit.  A failed commit rolls the whole batch back.  Hold a batch short
+ * (it keeps the database write lock). */
+rg_status rg_store_batch_begin(rg_store *s, rg_err *err);
+rg_status rg_store_batch_commit(rg_store *s, rg_err *err);
+/* Drops every write since rg_store_batch_begin. */
+void rg_store_batch_rollback(rg_store *s);
+
 /* PRAGMA integrity_check; RG_OK when "ok", else RG_DB with the first problem. */
 rg_status rg_store_check(rg_store *s, rg_err *err);
 

@@ -8,6 +8,7 @@
 #    names a document that exists with that path, n_chunks = n, exactly n
 #    chunk rows, and the sha256 of the file as it was during that run;
 #  - no document anywhere has a partial chunk list.
+# Odd runs commit per document, even runs use group commit (--batch-ms).
 # Finally an uninterrupted run completes and covers every file.
 # RAGD_KILL_RUNS (default 20) and RAGD_KILL_FILES (default 300) size it.
 set -u
@@ -76,7 +77,9 @@ for run in $(seq 1 "$RUNS"); do
         esac
     done
     log=$T/run$run.out
-    "$B" ingest --data "$D" -c kill --chunk-size 400 --overlap 50 "$C" > "$log" 2> "$T/run$run.err" &
+    # odd runs: one transaction per document; even runs: group commit
+    batch=$([ $((run % 2)) -eq 1 ] && echo 0 || echo 100)
+    "$B" ingest --data "$D" -c kill --chunk-size 400 --overlap 50 --batch-ms "$batch" "$C" > "$log" 2> "$T/run$run.err" &
     pid=$!
     # random moment: 0-700 ms
     sleep "0.$(printf '%03d' $((RANDOM % 700)))"

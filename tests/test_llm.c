@@ -102,6 +102,63 @@ RG_TEST(llm_ops_against_naive_every_level) {
     rg_cpu_level_force(-1);
 }
 
+/* Blocked online-softmax attention == softmax(q K^T) V computed directly,
+ * at every SIMD level, for head sizes that take each path, partial blocks
+ * and causal limits (including rows that see nothing in a block). */
+RG_TEST(llm_attn_block_every_level) {
+    enum { NQ = 7, NKEYS = 75, BLK = 32, MAXHD = 128 };
+    static float q[NQ * MAXHD], K[NKEYS * MAXHD], V[NKEYS * MAXHD];
+    static float kT[MAXHD * BLK], vb[BLK * MAXHD], o[NQ * MAXHD];
+    float m[NQ], l[NQ];
+    int lim[NQ], visible[NQ] = {1, 5, 32, 33, 60, 75, 40};
+    const int hds[] = {8, 24, 64, 128};
+    unsigned long long st = 5;
+    for (int level = RG_CPU_SCALAR; level <= (int)rg_cpu_level_get(); level++) {
+        rg_cpu_level_force(level);
+        for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++) {
+            const int hd = hds[hi];
+            fill(q, NQ * hd, &st, 0.5f);
+            fill(K, NKEYS * hd, &st, 1.0f);
+            fill(V, NKEYS * hd, &st, 1.0f);
+            for (int i = 0; i < NQ; i++) {
+                m[i] = -INFINITY;
+                l[i] = 0;
+            }
+            memset(o, 0, sizeof o);
+            for (int p0 = 0; p0 < NKEYS; p0 += BLK) {
+                int nk = NKEYS - p0 < BLK ? NKEYS - p0 : BLK;
+                for (int j = 0; j < nk; j++)
+                    for (int d = 0; d < hd; d++) {
+                        kT[d * BLK + j] = K[(p0 + j) * hd + d];
+                        vb[j * hd + d] = V[(p0 + j) * hd + d];
+                    }
+                for (int i = 0; i < NQ; i++) {
+                    int n = visible[i] - p0;
+                    lim[i] = n < 0 ? 0 : n > BLK ? BLK : n;
+                }
+                rg_nn_attn_block(q, NQ, hd, kT, BLK, vb, nk, lim, m, l, o);
+            }
+            double worst = 0;
+            for (int i = 0; i < NQ; i++) {
+                double sc[NKEYS], mx = -1e30, sum = 0;
+                for (int j = 0; j < visible[i]; j++) {
+                    sc[j] = 0;
+                    for (int d = 0; d < hd; d++) sc[j] += (double)q[i * hd + d] * K[j * hd + d];
+                    mx = fmax(mx, sc[j]);
+                }
+                for (int j = 0; j < visible[i]; j++) sum += (sc[j] = exp(sc[j] - mx));
+                for (int d = 0; d < hd; d++) {
+                    double want = 0;
+                    for (int j = 0; j < visible[i]; j++) want += sc[j] / sum * V[j * hd + d];
+                    worst = fmax(worst, fabs(o[i * hd + d] / l[i] - want));
+                }
+            }
+            CHECKF(worst < 1e-5, "level %d hd %d: max abs error %g", level, hd, worst);
+        }
+    }
+    rg_cpu_level_force(-1);
+}
+
 RG_TEST(llm_rope_modes) {
     /* normal: pairs (2i, 2i+1); neox: pairs (i, i+n/2); theta_i = pos * base^(-2i/n_rot) */
     enum { HD = 16, NR = 12 };

@@ -11,8 +11,12 @@
  * then logits = rmsnorm(x) * output_norm @ Wout^T for the rows asked for.
  *
  * KV cache: per layer, n_blocks blocks; a block holds RG_LLM_KV_BLOCK
- * positions of every KV head, laid out [kv_head][slot][head_dim] so one
- * head's keys are contiguous within a block.  A sequence's block table
+ * positions of every KV head: keys transposed [kv_head][head_dim][slot]
+ * (so a block's scores are outer-product FMAs, no horizontal sums),
+ * values [kv_head][slot][head_dim].  Attention runs flash-attention style
+ * (rg_nn_attn_block, online softmax): a work item is (run of up to
+ * ATT_CHUNK consecutive tokens of one sequence, kv head), and each K/V
+ * block it reads serves every query row of the run's GQA group.  A sequence's block table
  * maps position p to (table[p / B], p % B).  Invariant: a sequence with
  * len positions owns exactly ceil(len / B) blocks, all slots < len
  * written.  Everything is allocated in rg_llm_ctx_new; rg_llm_decode
@@ -29,6 +33,9 @@
 #include "nn/ops.h"
 
 #define B RG_LLM_KV_BLOCK
+#define ATT_CHUNK 16 /* tokens per attention work item */
+
+#include <stdatomic.h>
 
 struct rg_llm_ctx {
     const rg_llm_model *m;
@@ -52,7 +59,11 @@ struct rg_llm_ctx {
     /* activations, (n_batch, dim) rows */
     float *x, *xb, *q, *k, *v, *att, *hb, *hb2;
     float *rope_cs;     /* (n_batch, n_rot) */
-    float *scores;      /* (nth, n_ctx) */
+    float *att_scratch; /* per thread: see attn_scratch_floats */
+    size_t att_stride;  /* floats per thread */
+    int32_t *run_t0, *run_n; /* (n_batch,) attention runs of the current step */
+    int n_runs;
+    atomic_int att_next;
     float *out_x;       /* (n_outputs_max, n_embd) */
     float *logits;      /* (n_outputs_max, n_vocab) */
     int32_t *out_rows;  /* (n_outputs_max,) batch rows wanting logits */
@@ -62,6 +73,7 @@ struct rg_llm_ctx {
     /* the batch being run (attention workers read these) */
     const int32_t *b_pos, *b_seq;
     int b_n;
+    int64_t attn_work; /* multiply-adds of this step's attention / 2 */
     int layer;
 };
 
@@ -155,7 +167,14 @@ rg_status rg_llm_ctx_new(const rg_llm_model *m, const rg_llm_ctx_params *pin, rg
     c->hb = xalloc(NB, (size_t)hp->n_ff * sizeof(float), &fail);
     c->hb2 = xalloc(NB, (size_t)hp->n_ff * sizeof(float), &fail);
     c->rope_cs = xalloc(NB, (size_t)hp->n_rot * sizeof(float), &fail);
-    c->scores = xalloc((size_t)c->nth, (size_t)c->blocks_per_seq * B * sizeof(float), &fail);
+    {
+        /* per thread: q, o (rows x hd), m, l, lim (rows), K and V blocks (hd x B) */
+        const size_t rows = (size_t)ATT_CHUNK * (size_t)(hp->n_head / hp->n_head_kv);
+        c->att_stride = 2 * rows * HD + 3 * rows + 2 * HD * B + 16;
+        c->att_scratch = xalloc((size_t)c->nth, c->att_stride * sizeof(float), &fail);
+    }
+    c->run_t0 = xalloc(NB, sizeof(int32_t), &fail);
+    c->run_n = xalloc(NB, sizeof(int32_t), &fail);
     c->out_x = xalloc((size_t)p.n_outputs_max, E * sizeof(float), &fail);
     c->logits = xalloc((size_t)p.n_outputs_max, (size_t)hp->n_vocab * sizeof(float), &fail);
     c->out_rows = xalloc((size_t)p.n_outputs_max, sizeof(int32_t), &fail);
@@ -191,7 +210,9 @@ void rg_llm_ctx_free(rg_llm_ctx *c) {
     free(c->hb);
     free(c->hb2);
     free(c->rope_cs);
-    free(c->scores);
+    free(c->att_scratch);
+    free(c->run_t0);
+    free(c->run_n);
     free(c->out_x);
     free(c->logits);
     free(c->out_rows);
@@ -231,56 +252,76 @@ float *rg_llm_logits(rg_llm_ctx *c, int i) {
     return c->logits + (size_t)i * (size_t)c->m->hp.n_vocab;
 }
 
-/* Element offset of (layer, seq, pos, kv head 0) in a cache; heads follow
- * at stride B * hd. */
-static inline size_t kv_off(const rg_llm_ctx *c, int layer, int seq, int pos) {
+/* Element offset of the block holding (layer, seq, pos); kv head h's keys
+ * start at + h * B * hd (transposed), its values likewise. */
+static inline size_t kv_block(const rg_llm_ctx *c, int layer, int seq, int pos) {
     int32_t blk = c->table[(size_t)seq * (size_t)c->blocks_per_seq + (size_t)(pos / B)];
-    return ((size_t)layer * (size_t)c->n_blocks + (size_t)blk) * c->block_elems +
-           (size_t)(pos % B) * (size_t)c->m->hp.head_dim;
+    return ((size_t)layer * (size_t)c->n_blocks + (size_t)blk) * c->block_elems;
 }
 
-/* Attention for items (token t, head h), interleaved over threads so the
- * causal triangle of a prefill spreads evenly. */
+/* Attention work items (run, kv head) taken from a shared counter, so a
+ * descheduled thread does not hold the others back. */
 static void attn_worker(void *ctx, int ith, int nth) {
+    (void)nth;
     rg_llm_ctx *c = ctx;
     const rg_llm_hparams *hp = &c->m->hp;
-    const int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv;
+    const int hd = hp->head_dim, nkv = hp->n_head_kv, g = hp->n_head / hp->n_head_kv;
+    const size_t QD = (size_t)hp->n_head * (size_t)hd;
     const size_t head_stride = (size_t)B * (size_t)hd;
     const float scale = 1.0f / sqrtf((float)hd);
-    float *sc = c->scores + (size_t)ith * (size_t)c->blocks_per_seq * B;
-    const int items = c->b_n * nh;
+    const size_t rows_max = (size_t)ATT_CHUNK * (size_t)g;
+    float *qs = c->att_scratch + (size_t)ith * c->att_stride;
+    float *os = qs + rows_max * hd;
+    float *ms = os + rows_max * hd;
+    float *ls = ms + rows_max;
+    int *lim = (int *)(ls + rows_max);
+    float *kbuf = (float *)(lim + rows_max);
+    float *vbuf = kbuf + head_stride;
     const int f16 = c->kv_elt == 2;
-    for (int it = ith; it < items; it += nth) {
-        const int t = it / nh, h = it % nh, kvh = h / group;
-        const int seq = c->b_seq ? c->b_seq[t] : 0, pos = c->b_pos[t];
-        const float *q = c->q + (size_t)t * (size_t)nh * (size_t)hd + (size_t)h * (size_t)hd;
-        float *o = c->att + (size_t)t * (size_t)nh * (size_t)hd + (size_t)h * (size_t)hd;
-        const int n = pos + 1;
-        /* scores over positions 0..pos */
-        for (int p0 = 0; p0 < n; p0 += B) {
-            size_t off = kv_off(c, c->layer, seq, p0) + (size_t)kvh * head_stride;
-            int m = n - p0 < B ? n - p0 : B;
-            if (f16) {
-                const uint16_t *kb = (const uint16_t *)c->k_cache + off;
-                for (int j = 0; j < m; j++)
-                    sc[p0 + j] = rg_nn_dot_f16_f32(kb + (size_t)j * hd, q, hd) * scale;
-            } else {
-                const float *kb = (const float *)c->k_cache + off;
-                for (int j = 0; j < m; j++)
-                    sc[p0 + j] = rg_nn_dot_f32(kb + (size_t)j * hd, q, hd) * scale;
-            }
+    const int items = c->n_runs * nkv;
+    for (;;) {
+        const int it = atomic_fetch_add_explicit(&c->att_next, 1, memory_order_relaxed);
+        if (it >= items) break;
+        const int run = it / nkv, kvh = it % nkv;
+        const int t0 = c->run_t0[run], nt = c->run_n[run];
+        const int seq = c->b_seq ? c->b_seq[t0] : 0;
+        const int pmax = c->b_pos[t0 + nt - 1];
+        const int rows = nt * g;
+        for (int tt = 0; tt < nt; tt++) {
+            const float *src = c->q + (size_t)(t0 + tt) * QD + (size_t)kvh * g * hd;
+            for (int r = 0; r < g * hd; r++) qs[(size_t)tt * g * hd + r] = src[r] * scale;
         }
-        rg_nn_softmax(sc, n);
-        memset(o, 0, (size_t)hd * sizeof(float));
-        for (int p0 = 0; p0 < n; p0 += B) {
-            size_t off = kv_off(c, c->layer, seq, p0) + (size_t)kvh * head_stride;
-            int m = n - p0 < B ? n - p0 : B;
+        for (int r = 0; r < rows; r++) {
+            ms[r] = -INFINITY;
+            ls[r] = 0.0f;
+        }
+        memset(os, 0, (size_t)rows * hd * sizeof(float));
+        for (int p0 = 0; p0 <= pmax; p0 += B) {
+            const size_t off = kv_block(c, c->layer, seq, p0) + (size_t)kvh * head_stride;
+            const float *kT, *vb;
             if (f16) {
-                const uint16_t *vb = (const uint16_t *)c->v_cache + off;
-                for (int j = 0; j < m; j++) rg_nn_axpy_f16(o, sc[p0 + j], vb + (size_t)j * hd, hd);
+                rg_nn_f16_to_f32_row(kbuf, (const uint16_t *)c->k_cache + off, (int64_t)head_stride);
+                rg_nn_f16_to_f32_row(vbuf, (const uint16_t *)c->v_cache + off, (int64_t)head_stride);
+                kT = kbuf;
+                vb = vbuf;
             } else {
-                const float *vb = (const float *)c->v_cache + off;
-                for (int j = 0; j < m; j++) rg_nn_axpy_f32(o, sc[p0 + j], vb + (size_t)j * hd, hd);
+                kT = (const float *)c->k_cache + off;
+                vb = (const float *)c->v_cache + off;
+            }
+            const int nk = pmax + 1 - p0 < B ? pmax + 1 - p0 : B;
+            for (int tt = 0; tt < nt; tt++) {
+                int n = c->b_pos[t0 + tt] + 1 - p0;
+                n = n < 0 ? 0 : n > B ? B : n;
+                for (int hh = 0; hh < g; hh++) lim[tt * g + hh] = n;
+            }
+            rg_nn_attn_block(qs, rows, hd, kT, B, vb, nk, lim, ms, ls, os);
+        }
+        for (int tt = 0; tt < nt; tt++) {
+            float *dst = c->att + (size_t)(t0 + tt) * QD + (size_t)kvh * g * hd;
+            for (int hh = 0; hh < g; hh++) {
+                const int r = tt * g + hh;
+                const float inv = 1.0f / ls[r];
+                for (int d = 0; d < hd; d++) dst[(size_t)hh * hd + d] = os[(size_t)r * hd + d] * inv;
             }
         }
     }
@@ -313,6 +354,25 @@ static rg_status forward(rg_llm_ctx *c, const rg_llm_batch *b, rg_err *err) {
     c->b_pos = b->pos;
     c->b_seq = b->seq;
     c->b_n = T;
+    /* attention runs: consecutive tokens of one sequence, at most ATT_CHUNK */
+    c->n_runs = 0;
+    c->attn_work = 0;
+    for (int t = 0; t < T; t++) {
+        const int seq = b->seq ? b->seq[t] : 0;
+        if (c->n_runs > 0) {
+            const int r = c->n_runs - 1, last = c->run_t0[r] + c->run_n[r] - 1;
+            const int lseq = b->seq ? b->seq[last] : 0;
+            if (lseq == seq && b->pos[last] + 1 == b->pos[t] && c->run_n[r] < ATT_CHUNK) {
+                c->run_n[r]++;
+                c->attn_work += (int64_t)(b->pos[t] + 1) * hp->n_head * HD;
+                continue;
+            }
+        }
+        c->run_t0[c->n_runs] = t;
+        c->run_n[c->n_runs] = 1;
+        c->n_runs++;
+        c->attn_work += (int64_t)(b->pos[t] + 1) * hp->n_head * HD;
+    }
 
     for (int l = 0; l < hp->n_layer; l++) {
         const rg__llm_layer *L = &m->layers[l];
@@ -333,22 +393,29 @@ static rg_status forward(rg_llm_ctx *c, const rg_llm_batch *b, rg_err *err) {
             const float *cs = c->rope_cs + (size_t)t * hp->n_rot;
             rg_nn_rope_apply(q, hp->n_head, (int)HD, hp->n_rot, cs, (rg_rope_mode)hp->rope_mode);
             rg_nn_rope_apply(k, hp->n_head_kv, (int)HD, hp->n_rot, cs, (rg_rope_mode)hp->rope_mode);
-            /* store k, v of every kv head into the cache slot */
+            /* store k (transposed) and v of every kv head into the cache slot */
             const int seq = b->seq ? b->seq[t] : 0;
-            size_t off = kv_off(c, l, seq, b->pos[t]);
+            const int slot = b->pos[t] % B;
+            const size_t off = kv_block(c, l, seq, b->pos[t]);
             for (int h = 0; h < hp->n_head_kv; h++) {
-                size_t o = off + (size_t)h * B * (size_t)HD;
+                const size_t o = off + (size_t)h * B * (size_t)HD;
+                const float *kh = k + h * HD, *vh = v + h * HD;
                 if (c->kv_elt == 2) {
-                    rg_nn_f32_to_f16_row((uint16_t *)c->k_cache + o, k + h * HD, HD);
-                    rg_nn_f32_to_f16_row((uint16_t *)c->v_cache + o, v + h * HD, HD);
+                    uint16_t *kc = (uint16_t *)c->k_cache + o;
+                    for (int64_t d = 0; d < HD; d++) kc[d * B + slot] = rg_f32_to_f16(kh[d]);
+                    rg_nn_f32_to_f16_row((uint16_t *)c->v_cache + o + (size_t)slot * HD, vh, HD);
                 } else {
-                    memcpy((float *)c->k_cache + o, k + h * HD, (size_t)HD * sizeof(float));
-                    memcpy((float *)c->v_cache + o, v + h * HD, (size_t)HD * sizeof(float));
+                    float *kc = (float *)c->k_cache + o;
+                    for (int64_t d = 0; d < HD; d++) kc[d * B + slot] = kh[d];
+                    memcpy((float *)c->v_cache + o + (size_t)slot * HD, vh, (size_t)HD * sizeof(float));
                 }
             }
         }
         c->layer = l;
-        rg_pool_run(rg_nn_pool(c->nn), attn_worker, c);
+        atomic_store(&c->att_next, 0);
+        /* small steps (decode of short contexts) are not worth waking threads for */
+        if (c->attn_work < 65536) attn_worker(c, 0, 1);
+        else rg_pool_run(rg_nn_pool(c->nn), attn_worker, c);
         if ((st = mm(c, &L->wo, c->att, T, c->xb, err))) return st;
         for (int t = 0; t < T; t++) {
             if (L->bo) rg_nn_add(c->xb + (size_t)t * E, L->bo, E);

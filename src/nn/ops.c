@@ -160,3 +160,48 @@ void rg_nn_f32_to_f16_row(uint16_t *dst, const float *src, int64_t n) {
     }
     for (; i < n; i++) dst[i] = rg_f32_to_f16(src[i]);
 }
+
+void rg_nn_f16_to_f32_row(float *dst, const uint16_t *src, int64_t n) {
+    int64_t i = 0;
+    if (use_avx2() && n >= 8) {
+        i = n & ~(int64_t)7;
+        rg__ops_f16_to_f32_avx2(dst, src, i);
+    }
+    for (; i < n; i++) dst[i] = rg_f16_to_f32(src[i]);
+}
+
+void rg_nn_attn_block(const float *q, int nq, int hd, const float *kT, int ldk, const float *v,
+                      int nk, const int *lim, float *m, float *l, float *o) {
+    if (use_avx2() && hd % 8 == 0) {
+        rg__ops_attn_block_avx2(q, nq, hd, kT, ldk, v, nk, lim, m, l, o);
+        return;
+    }
+    float s[RG_NN_ATTN_BLOCK_MAX];
+    for (int i = 0; i < nq; i++) {
+        const int n = lim[i] < nk ? lim[i] : nk;
+        if (n <= 0) continue;
+        const float *qi = q + (size_t)i * hd;
+        float *oi = o + (size_t)i * hd;
+        float bm = -INFINITY;
+        for (int j = 0; j < n; j++) {
+            float acc = 0.0f;
+            for (int d = 0; d < hd; d++) acc += qi[d] * kT[(size_t)d * ldk + j];
+            s[j] = acc;
+            if (acc > bm) bm = acc;
+        }
+        const float mn = m[i] > bm ? m[i] : bm;
+        const float old = expf(m[i] - mn); /* 0 when m[i] = -inf */
+        float sum = 0.0f;
+        for (int j = 0; j < n; j++) {
+            s[j] = expf(s[j] - mn);
+            sum += s[j];
+        }
+        l[i] = l[i] * old + sum;
+        m[i] = mn;
+        for (int d = 0; d < hd; d++) oi[d] *= old;
+        for (int j = 0; j < n; j++) {
+            const float *vj = v + (size_t)j * hd;
+            for (int d = 0; d < hd; d++) oi[d] += s[j] * vj[d];
+        }
+    }
+}

@@ -54,5 +54,22 @@ float rg_nn_dot_f16_f32(const uint16_t *a, const float *b, int64_t n);
 void rg_nn_axpy_f16(float *y, float s, const uint16_t *x, int64_t n);
 /* dst (n,) f16 <- src f32, round to nearest even (as ggml's F16C path). */
 void rg_nn_f32_to_f16_row(uint16_t *dst, const float *src, int64_t n);
+/* dst (n,) f32 <- src f16 */
+void rg_nn_f16_to_f32_row(float *dst, const uint16_t *src, int64_t n);
+
+/* Attention over one block of keys with an online softmax (flash-attention
+ * style), so K/V are read block by block and every block serves all nq
+ * query rows:
+ *   q (nq, hd)   queries, already scaled by 1/sqrt(hd)
+ *   kT (hd, ldk) the block's keys transposed: key j is column j (j < nk)
+ *   v (nk, hd)   the block's values
+ *   lim (nq,)    row i sees keys [0, lim[i]) of the block (causal mask)
+ * Running state per row, updated in place (init m = -inf, l = 0, o = 0):
+ *   m (nq,) max score so far, l (nq,) sum of exp(score - m),
+ *   o (nq, hd) sum of exp(score - m) * v.  The attention output is o / l.
+ * nk <= RG_NN_ATTN_BLOCK_MAX; ldk >= nk rounded up to 8. */
+#define RG_NN_ATTN_BLOCK_MAX 64
+void rg_nn_attn_block(const float *q, int nq, int hd, const float *kT, int ldk, const float *v,
+                      int nk, const int *lim, float *m, float *l, float *o);
 
 #endif

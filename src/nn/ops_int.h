@@ -13,4 +13,8 @@ void rg__ops_f32_to_f16_avx2(uint16_t *dst, const float *src, int64_t n);
  * per-lane partial sums). */
 double rg__ops_exp_sum_avx2(float *x, int64_t n, float max);
 
+void rg__ops_f16_to_f32_avx2(float *dst, const uint16_t *src, int64_t n);
+/* hd a multiple of 8 */
+void rg__ops_attn_block_avx2(const float *q, int nq, int hd, const float *kT, int ldk,
+                             const float *v, int nk, const int *lim, float *m, float *l, float *o);
 #endif

@@ -26,13 +26,14 @@ static int flush(rg_embedder *em, char **lines, int n, int as_json, FILE *out, i
     int d = rg_embed_dim(em);
     for (int i = 0; i < n; i++) {
         if (as_json) {
-            fprintf(out, "{\"index\": %ld, \"embedding\": [", (*index)++);
+            fprintf(out, "{\"index\": %ld, \"embedding\": [", *index);
             for (int j = 0; j < d; j++) fprintf(out, j ? ", %.8g" : "%.8g", buf[i * d + j]);
             fprintf(out, "]}\n");
         } else if (fwrite(buf + (size_t)i * d, sizeof(float), (size_t)d, out) != (size_t)d) {
             fprintf(stderr, "ragd: embed: write failed\n");
             return RG_EXIT_RUNTIME;
         }
+        (*index)++;
     }
     for (int i = 0; i < n; i++) free(lines[i]);
     return 0;

@@ -200,9 +200,25 @@ static void layernorm(float *x, const float *w, const float *b, int d, float eps
     for (int i = 0; i < d; i++) x[i] = (float)(x[i] - mean) * inv * w[i] + b[i];
 }
 
-/* GELU, tanh form (as llama.cpp) */
+/* e^x for |x| < 88 with a degree-6 polynomial on [-ln2/2, ln2/2] (rel.
+ * error ~2e-7): libm's tanhf was a quarter of the encoder's time. */
+static inline float exp_poly(float x) {
+    x = x < -87.0f ? -87.0f : x > 87.0f ? 87.0f : x;
+    float n = __builtin_roundf(x * 1.44269504088896341f);
+    float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.16666667f + r * (0.041666668f + r * (0.008333334f + r * 0.0013888889f)))));
+    union {
+        float f;
+        int32_t i;
+    } u = {p};
+    u.i += (int32_t)n << 23;
+    return u.f;
+}
+
+/* GELU, tanh form (as llama.cpp): 0.5x(1 + tanh(u)) = x / (1 + e^(-2u)) */
 static inline float gelu(float x) {
-    return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+    float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+    return x / (1.0f + exp_poly(-2.0f * u));
 }
 
 static rg_status linear_fwd(rg_embedder *e, const linear *l, const float *in, int T, float *out) {

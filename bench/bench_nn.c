@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/cpu.h"
@@ -68,6 +69,43 @@ static const rg_dtype k_types[] = {RG_DTYPE_F32,  RG_DTYPE_F16,  RG_DTYPE_BF16, 
                                    RG_DTYPE_Q4_0, RG_DTYPE_Q5_0, RG_DTYPE_Q4_K, RG_DTYPE_Q5_K,
                                    RG_DTYPE_Q6_K};
 
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* one thread, weights in L2 (~256 KB), CPU time: GB/s of weights and GFLOP/s */
+static void in_cache(rg_dtype t, int64_t batch, int quick) {
+    const int64_t k = 1024, n = 256;
+    uint64_t rb;
+    if (rg_dtype_row_bytes(t, (uint64_t)k, &rb)) return;
+    char *w = malloc(rb * n);
+    float *row = malloc(k * 4), *x = malloc(k * batch * 4), *y = malloc(n * batch * 4);
+    for (int64_t r = 0; r < n; r++) {
+        for (int64_t i = 0; i < k; i++) row[i] = 0.02f * sinf((float)(r * 7 + i));
+        rg_nn_quant_row(t, row, w + r * rb, k);
+    }
+    for (int64_t i = 0; i < k * batch; i++) x[i] = cosf((float)i);
+    rg_nn *nn = rg_nn_new(1);
+    rg_nn_matmul(nn, t, w, k, n, x, batch, y);
+    int reps = (int)((quick ? 2e8 : 6e8) / (2.0 * k * n * batch)) + 1;
+    double best = 1e30;
+    for (int trial = 0; trial < 3; trial++) {
+        double t0 = cpu_s();
+        for (int r = 0; r < reps; r++) rg_nn_matmul(nn, t, w, k, n, x, batch, y);
+        double dt = (cpu_s() - t0) / reps;
+        if (dt < best) best = dt;
+    }
+    printf("%-5s %6lld %10.1f %9.1f %9.1f\n", rg_dtype_name(t), (long long)batch, best * 1e6,
+           rb * n / best / 1e9, 2.0 * k * n * batch / best / 1e9);
+    rg_nn_free(nn);
+    free(w);
+    free(row);
+    free(x);
+    free(y);
+}
+
 int main(int argc, char **argv) {
     int quick = 0, tlist[8] = {1, 2}, nt = 2;
     for (int i = 1; i < argc; i++) {
@@ -94,6 +132,11 @@ int main(int argc, char **argv) {
         bw[ti] = triad(tlist[ti], tn, quick ? 3 : 5);
         printf("  threads %d: %.1f GB/s\n", tlist[ti], bw[ti]);
     }
+
+    printf("\nin-cache compute ceiling, 1 thread, k=1024 n=256, thread CPU time\n");
+    printf("%-5s %6s %10s %9s %9s\n", "type", "batch", "us/call", "GB/s", "GFLOP/s");
+    for (size_t ty = 0; ty < sizeof k_types / sizeof k_types[0]; ty++) in_cache(k_types[ty], 1, quick);
+    for (size_t ty = 0; ty < sizeof k_types / sizeof k_types[0]; ty++) in_cache(k_types[ty], 16, quick);
 
     size_t stream_bytes = quick ? (96u << 20) : (256u << 20);
     printf("\ndecode (batch 1): weights streamed from DRAM, >= %zu MB rotated per pass\n",

@@ -178,86 +178,65 @@ AI void k4_scale_vecs(const uint32_t u[4], __m256i sv[8]) {
         sv[j] = _mm256_shuffle_epi8(s16, _mm256_set1_epi16((short)((2 * j) | ((2 * j + 1) << 8))));
 }
 
-AI void row_q4_K_n(int64_t k, const void *w, const void *x, size_t xs, float *y, size_t ys,
-                   const int nc) {
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    float accm[4] = {0, 0, 0, 0};
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
-    const int64_t nb = k / RG_QK_K;
-    for (int64_t i = 0; i < nb; i++) {
-        const rg_block_q4_K *b = (const rg_block_q4_K *)w + i;
-        uint32_t u[4];
-        k4_scales(b->scales, u);
-        __m256i sv[8];
-        k4_scale_vecs(u, sv);
-        const float d = f16(b->d), dmin = f16(b->dmin);
-        __m256i ql[4], qh[4];
-        for (int j = 0; j < 4; j++) {
-            __m256i v = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * j));
-            ql[j] = _mm256_and_si256(v, m4);
-            qh[j] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-        }
-        for (int c = 0; c < nc; c++) {
-            const rg_block_q8_K *a = (const rg_block_q8_K *)((const char *)x + c * xs) + i;
-            __m256i sumi = _mm256_setzero_si256();
-            for (int j = 0; j < 4; j++) {
-                __m256i pl = _mm256_maddubs_epi16(
-                    ql[j], _mm256_loadu_si256((const __m256i *)(a->qs + 64 * j)));
-                __m256i ph = _mm256_maddubs_epi16(
-                    qh[j], _mm256_loadu_si256((const __m256i *)(a->qs + 64 * j + 32)));
-                pl = _mm256_madd_epi16(pl, sv[2 * j]);
-                ph = _mm256_madd_epi16(ph, sv[2 * j + 1]);
-                sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
-            }
-            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), _mm256_cvtepi32_ps(sumi), acc[c]);
-            accm[c] += dmin * a->d * (float)k4_minsum(u, a->bsums);
-        }
-    }
-    for (int c = 0; c < nc; c++) y[c * ys] = hsum8(acc[c]) - accm[c];
-}
-
-AI void row_q5_K_n(int64_t k, const void *w, const void *x, size_t xs, float *y, size_t ys,
-                   const int nc) {
+/* Q4_K / Q5_K: chunk j (0..3) holds 64 values: low nibbles = sub-block
+ * 2j, high nibbles = 2j+1 (+ the 5th bits 2j, 2j+1 of qh for Q5_K).  Each
+ * chunk is unpacked once and used for all C activations at once (streamed,
+ * so nothing beyond C integer accumulators stays live). */
+AI void row_k4_n(int64_t k, const void *w, size_t bsize, const void *x, size_t xs, float *y,
+                 size_t ys, const int nc, const int five) {
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
     float accm[4] = {0, 0, 0, 0};
     const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     const int64_t nb = k / RG_QK_K;
     for (int64_t i = 0; i < nb; i++) {
-        const rg_block_q5_K *b = (const rg_block_q5_K *)w + i;
+        const char *blk = (const char *)w + (size_t)i * bsize;
+        /* both block types start with d, dmin, scales[12]; qs is last */
+        const rg_block_q4_K *b4 = (const rg_block_q4_K *)blk;
+        const uint8_t *qs = five ? ((const rg_block_q5_K *)blk)->qs : b4->qs;
         uint32_t u[4];
-        k4_scales(b->scales, u);
+        k4_scales(b4->scales, u);
         __m256i sv[8];
         k4_scale_vecs(u, sv);
-        const float d = f16(b->d), dmin = f16(b->dmin);
-        __m256i ql[4], qh[4];
-        __m256i hb = _mm256_loadu_si256((const __m256i *)b->qh);
-        for (int j = 0; j < 4; j++) {
-            __m256i v = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * j));
-            __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(hb, one), 4);
-            __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 1), one), 4);
-            hb = _mm256_srli_epi16(hb, 2);
-            ql[j] = _mm256_or_si256(_mm256_and_si256(v, m4), h0);
-            qh[j] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), h1);
-        }
-        for (int c = 0; c < nc; c++) {
-            const rg_block_q8_K *a = (const rg_block_q8_K *)((const char *)x + c * xs) + i;
-            __m256i sumi = _mm256_setzero_si256();
-            for (int j = 0; j < 4; j++) {
-                __m256i pl = _mm256_maddubs_epi16(
-                    ql[j], _mm256_loadu_si256((const __m256i *)(a->qs + 64 * j)));
-                __m256i ph = _mm256_maddubs_epi16(
-                    qh[j], _mm256_loadu_si256((const __m256i *)(a->qs + 64 * j + 32)));
-                pl = _mm256_madd_epi16(pl, sv[2 * j]);
-                ph = _mm256_madd_epi16(ph, sv[2 * j + 1]);
-                sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
+        __m256i hb = five ? _mm256_loadu_si256((const __m256i *)((const rg_block_q5_K *)blk)->qh)
+                          : _mm256_setzero_si256();
+        __m256i sumi[4];
+        _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) sumi[c] = _mm256_setzero_si256();
+        _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+            __m256i ql = _mm256_and_si256(v, m4);
+            __m256i qh = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            if (five) {
+                ql = _mm256_or_si256(ql, _mm256_slli_epi16(_mm256_and_si256(hb, one), 4));
+                qh = _mm256_or_si256(
+                    qh, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 1), one), 4));
+                hb = _mm256_srli_epi16(hb, 2);
             }
-            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), _mm256_cvtepi32_ps(sumi), acc[c]);
+            _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) {
+                const int8_t *aq = ((const rg_block_q8_K *)((const char *)x + c * xs) + i)->qs;
+                __m256i pl = _mm256_maddubs_epi16(ql, _mm256_loadu_si256((const __m256i *)(aq + 64 * j)));
+                __m256i ph = _mm256_maddubs_epi16(qh, _mm256_loadu_si256((const __m256i *)(aq + 64 * j + 32)));
+                sumi[c] = _mm256_add_epi32(sumi[c], _mm256_add_epi32(_mm256_madd_epi16(pl, sv[2 * j]),
+                                                                     _mm256_madd_epi16(ph, sv[2 * j + 1])));
+            }
+        }
+        const float d = f16(b4->d), dmin = f16(b4->dmin);
+        _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) {
+            const rg_block_q8_K *a = (const rg_block_q8_K *)((const char *)x + c * xs) + i;
+            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), _mm256_cvtepi32_ps(sumi[c]), acc[c]);
             accm[c] += dmin * a->d * (float)k4_minsum(u, a->bsums);
         }
     }
-    for (int c = 0; c < nc; c++) y[c * ys] = hsum8(acc[c]) - accm[c];
+    _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) y[c * ys] = hsum8(acc[c]) - accm[c];
+}
+
+AI void row_q4_K_n(int64_t k, const void *w, const void *x, size_t xs, float *y, size_t ys,
+                   const int nc) {
+    row_k4_n(k, w, sizeof(rg_block_q4_K), x, xs, y, ys, nc, 0);
+}
+AI void row_q5_K_n(int64_t k, const void *w, const void *x, size_t xs, float *y, size_t ys,
+                   const int nc) {
+    row_k4_n(k, w, sizeof(rg_block_q5_K), x, xs, y, ys, nc, 1);
 }
 
 AI void row_q6_K_n(int64_t k, const void *w, const void *x, size_t xs, float *y, size_t ys,
@@ -265,49 +244,54 @@ AI void row_q6_K_n(int64_t k, const void *w, const void *x, size_t xs, float *y,
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
-    /* chunk c of a 128-half uses scales 2c (first 16 values) and 2c+1 */
-    const __m256i shuf[4] = {
-        _mm256_set_epi64x(0x0302030203020302, 0x0302030203020302, 0x0100010001000100, 0x0100010001000100),
-        _mm256_set_epi64x(0x0706070607060706, 0x0706070607060706, 0x0504050405040504, 0x0504050405040504),
-        _mm256_set_epi64x(0x0b0a0b0a0b0a0b0a, 0x0b0a0b0a0b0a0b0a, 0x0908090809080908, 0x0908090809080908),
-        _mm256_set_epi64x(0x0f0e0f0e0f0e0f0e, 0x0f0e0f0e0f0e0f0e, 0x0d0c0d0c0d0c0d0c, 0x0d0c0d0c0d0c0d0c)};
     const int64_t nb = k / RG_QK_K;
     for (int64_t i = 0; i < nb; i++) {
         const rg_block_q6_K *b = (const rg_block_q6_K *)w + i;
-        const float d = f16(b->d);
-        __m256i q[8], scv[8];
-        for (int h = 0; h < 2; h++) {
+        __m256i sumi[4];
+        _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) sumi[c] = _mm256_setzero_si256();
+        _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
             __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
             __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
             __m256i hh = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
-            q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
-                                           _mm256_and_si256(_mm256_slli_epi16(hh, 4), m2));
-            q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                           _mm256_and_si256(_mm256_slli_epi16(hh, 2), m2));
-            q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                           _mm256_and_si256(hh, m2));
-            q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                           _mm256_and_si256(_mm256_srli_epi16(hh, 2), m2));
-            __m128i s8 = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(b->scales + 8 * h)));
-            __m256i s16 = _mm256_broadcastsi128_si256(s8);
-            for (int c4 = 0; c4 < 4; c4++) scv[4 * h + c4] = _mm256_shuffle_epi8(s16, shuf[c4]);
+            __m256i s16 = _mm256_broadcastsi128_si256(
+                _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(b->scales + 8 * h))));
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+                /* chunk j of this half: values 32j..32j+31, scales 2j (first
+                 * 16) and 2j+1 (next 16) */
+                __m256i lo = j & 1 ? l1 : l0;
+                __m256i q = j < 2 ? _mm256_and_si256(lo, m4)
+                                  : _mm256_and_si256(_mm256_srli_epi16(lo, 4), m4);
+                __m256i hi = j == 0   ? _mm256_slli_epi16(hh, 4)
+                             : j == 1 ? _mm256_slli_epi16(hh, 2)
+                             : j == 2 ? hh
+                                      : _mm256_srli_epi16(hh, 2);
+                q = _mm256_or_si256(q, _mm256_and_si256(hi, m2));
+                __m256i sc = _mm256_shuffle_epi8(
+                    s16, _mm256_setr_epi8(4 * j, 4 * j + 1, 4 * j, 4 * j + 1, 4 * j, 4 * j + 1, 4 * j,
+                                          4 * j + 1, 4 * j, 4 * j + 1, 4 * j, 4 * j + 1, 4 * j,
+                                          4 * j + 1, 4 * j, 4 * j + 1, 4 * j + 2, 4 * j + 3,
+                                          4 * j + 2, 4 * j + 3, 4 * j + 2, 4 * j + 3, 4 * j + 2,
+                                          4 * j + 3, 4 * j + 2, 4 * j + 3, 4 * j + 2, 4 * j + 3,
+                                          4 * j + 2, 4 * j + 3, 4 * j + 2, 4 * j + 3));
+                _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) {
+                    const int8_t *aq = ((const rg_block_q8_K *)((const char *)x + c * xs) + i)->qs;
+                    __m256i p = _mm256_maddubs_epi16(
+                        q, _mm256_loadu_si256((const __m256i *)(aq + 128 * h + 32 * j)));
+                    sumi[c] = _mm256_add_epi32(sumi[c], _mm256_madd_epi16(p, sc));
+                }
+            }
         }
         /* the -32 offset: 32 * sum_g sc_g * bsums_g */
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
-        for (int c = 0; c < nc; c++) {
+        const float d = f16(b->d);
+        _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) {
             const rg_block_q8_K *a = (const rg_block_q8_K *)((const char *)x + c * xs) + i;
-            __m256i sumi = _mm256_setzero_si256();
-            for (int j = 0; j < 8; j++) {
-                __m256i p = _mm256_maddubs_epi16(
-                    q[j], _mm256_loadu_si256((const __m256i *)(a->qs + 32 * j)));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scv[j]));
-            }
             __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)a->bsums));
-            sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(off, 5));
-            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), _mm256_cvtepi32_ps(sumi), acc[c]);
+            __m256i si = _mm256_sub_epi32(sumi[c], _mm256_slli_epi32(off, 5));
+            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * a->d), _mm256_cvtepi32_ps(si), acc[c]);
         }
     }
-    for (int c = 0; c < nc; c++) y[c * ys] = hsum8(acc[c]);
+    _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) y[c * ys] = hsum8(acc[c]);
 }
 
 /* ---- F16 / BF16 / F32 ---- */

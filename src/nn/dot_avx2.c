@@ -147,6 +147,62 @@ MK_Q80(q8_0)
 MK_Q80(q4_0)
 MK_Q80(q5_0)
 
+/* Decode (one activation row) for Q4_0, 4 weight rows at a time: the 16
+ * nibble bytes of two rows share one register ([row a | row b]), the
+ * activation block is broadcast as [y0..15 | y0..15] and [y16..31 |
+ * y16..31], so one maddubs pair serves two rows; the four rows' scales are
+ * converted together.  About 10 instructions per row-block instead of 15. */
+AI __m256i pair16(const uint8_t *a, const uint8_t *b) {
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a)),
+                                   _mm_loadu_si128((const __m128i *)b), 1);
+}
+
+static void q4_0_rows4(int64_t k, const void *w, size_t ws, const void *x, float *y) {
+    const rg_block_q4_0 *b0 = w, *b1 = (const void *)((const char *)w + ws),
+                        *b2 = (const void *)((const char *)w + 2 * ws),
+                        *b3 = (const void *)((const char *)w + 3 * ws);
+    const rg_block_q8_0 *a = x;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones8 = _mm256_set1_epi8(1),
+                  ones16 = _mm256_set1_epi16(1);
+    const __m256i lo_idx = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    const __m256i hi_idx = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
+    __m256 acc01 = _mm256_setzero_ps(), acc23 = _mm256_setzero_ps();
+    const int64_t nb = k / RG_QK;
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i ylo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)a[i].qs));
+        __m256i yhi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(a[i].qs + 16)));
+        /* 8 * sum(y) spread so that each 128-bit half sums to it */
+        __m256i sy = _mm256_madd_epi16(
+            _mm256_maddubs_epi16(ones8, _mm256_loadu_si256((const __m256i *)a[i].qs)), ones16);
+        sy = _mm256_slli_epi32(_mm256_add_epi32(sy, _mm256_permute2x128_si256(sy, sy, 0x01)), 3);
+        __m128 dw = _mm_cvtph_ps(_mm_setr_epi16((short)b0[i].d, (short)b1[i].d, (short)b2[i].d,
+                                                (short)b3[i].d, 0, 0, 0, 0));
+        __m256 dd = _mm256_castps128_ps256(_mm_mul_ps(dw, _mm_set1_ps(f16(a[i].d))));
+        __m256i v01 = pair16(b0[i].qs, b1[i].qs), v23 = pair16(b2[i].qs, b3[i].qs);
+        __m256i p01 = _mm256_add_epi16(
+            _mm256_maddubs_epi16(_mm256_and_si256(v01, m4), ylo),
+            _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v01, 4), m4), yhi));
+        __m256i p23 = _mm256_add_epi16(
+            _mm256_maddubs_epi16(_mm256_and_si256(v23, m4), ylo),
+            _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v23, 4), m4), yhi));
+        __m256i s01 = _mm256_sub_epi32(_mm256_madd_epi16(p01, ones16), sy);
+        __m256i s23 = _mm256_sub_epi32(_mm256_madd_epi16(p23, ones16), sy);
+        acc01 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s01), _mm256_permutevar8x32_ps(dd, lo_idx), acc01);
+        acc23 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s23), _mm256_permutevar8x32_ps(dd, hi_idx), acc23);
+    }
+    /* lanes 0-3: first row of the pair, 4-7: second */
+    __m128 r01 = _mm_hadd_ps(_mm256_castps256_ps128(acc01), _mm256_extractf128_ps(acc01, 1));
+    __m128 r23 = _mm_hadd_ps(_mm256_castps256_ps128(acc23), _mm256_extractf128_ps(acc23, 1));
+    __m128 r = _mm_hadd_ps(r01, r23); /* [row0, row1, row2, row3] */
+    _mm_storeu_ps(y, r);
+}
+
+static void tile_q4_0_dec(int64_t k, const void *w, size_t ws, int nr, const void *x, size_t xs,
+                          int nc, float *y, size_t ys) {
+    if (nc == 1 && nr == 4) q4_0_rows4(k, w, ws, x, y);
+    else tile_q4_0(k, w, ws, nr, x, xs, nc, y, ys);
+}
+
 /* ---- K-quants x Q8_K ---- */
 
 /* Q4_K / Q5_K 12-byte scales -> bytes 0..7 = 6-bit scales, 8..15 = mins */
@@ -457,7 +513,7 @@ static void axpy_f32(float *y, float a, const float *x, int64_t n) {
 }
 
 void rg__kernels_avx2(rg__kernels *k) {
-    k->tile[RG_DTYPE_Q4_0] = tile_q4_0;
+    k->tile[RG_DTYPE_Q4_0] = tile_q4_0_dec;
     k->tile[RG_DTYPE_Q5_0] = tile_q5_0;
     k->tile[RG_DTYPE_Q8_0] = tile_q8_0;
     k->tile[RG_DTYPE_Q4_K] = tile_q4_K;

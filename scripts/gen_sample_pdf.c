@@ -5,23 +5,24 @@
 #include <cairo-pdf.h>
 #include <cairo.h>
 #include <stdio.h>
+#include <string.h>
 
 static const char *page1[] = {
-    "Aurora X2 Limited Warranty",
+    "# Aurora X2 Limited Warranty",
     "",
-    "Coverage",
+    "## Coverage",
     "Northwind Instruments warrants the Aurora X2 smart speaker against defects",
     "in materials and workmanship for two years from the date of purchase.",
     "The supplied charger and cable are covered for one year.",
     "",
-    "What is not covered",
+    "## What is not covered",
     "The warranty does not cover damage caused by water, drops, unauthorized",
     "repairs or the use of uncertified chargers. Normal battery wear is not a defect",
     "unless the battery holds less than 70 percent of its original capacity",
     "within the warranty period.",
     NULL};
 static const char *page2[] = {
-    "How to make a warranty claim",
+    "## How to make a warranty claim",
     "",
     "Contact customer support in the Northwind Home app and describe the problem.",
     "Keep your receipt: proof of purchase is required for every warranty claim.",
@@ -32,15 +33,22 @@ static const char *page2[] = {
     "This warranty is in addition to your statutory consumer rights.",
     NULL};
 
+/* Lines starting with "# " are set as a title (18 pt bold), "## " as a
+ * section heading (14 pt bold), the rest as body text (11 pt). */
 static void page(cairo_t *cr, const char *const *lines) {
     double y = 72;
     for (int i = 0; lines[i]; i++) {
+        const char *t = lines[i];
+        int level = !strncmp(t, "## ", 3) ? 2 : !strncmp(t, "# ", 2) ? 1 : 0;
+        if (level) t += level + 1;
+        double size = level == 1 ? 18 : level == 2 ? 14 : 11;
         cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
-                               i == 0 ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
-        cairo_set_font_size(cr, i == 0 ? 18 : 11);
+                               level ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+        cairo_set_font_size(cr, size);
+        if (level) y += 6;
         cairo_move_to(cr, 60, y);
-        cairo_show_text(cr, lines[i]);
-        y += i == 0 ? 30 : 16;
+        cairo_show_text(cr, t);
+        y += size + 6;
     }
     cairo_show_page(cr);
 }

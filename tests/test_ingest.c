@@ -179,6 +179,9 @@ static char *make_pdf(const char *path) {
     cairo_surface_t *surf = cairo_pdf_surface_create(path, 595, 842);
     cairo_t *cr = cairo_create(surf);
     cairo_select_font_face(cr, "sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, 20);
+    cairo_move_to(cr, 50, 50);
+    cairo_show_text(cr, "Power Guide");
     cairo_set_font_size(cr, 12);
     cairo_move_to(cr, 50, 80);
     cairo_show_text(cr, "Page one talks about batteries.");
@@ -214,10 +217,13 @@ RG_TEST(ingest_pdf_pages) {
     const rg_block *b = find_block(&p, "batteries");
     REQUIRE(b);
     CHECK_EQ_INT(b->page, 1);
+    CHECK_STREQ(b->heading, "Power Guide"); /* larger font -> heading */
+    CHECK(find_block(&p, "Power Guide") == NULL);
     b = find_block(&p, "warranty");
     REQUIRE(b);
     CHECK_EQ_INT(b->page, 2);
     CHECK(strstr(b->text, "two years.") != NULL);
+    CHECK_STREQ(b->heading, "Power Guide"); /* sections continue across pages */
     rg_parsed_free(&p);
     /* truncated and garbage PDFs fail cleanly */
     rg_err err = {0};

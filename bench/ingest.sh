@@ -64,6 +64,7 @@ run() { # label, extra args
     wall=$(echo "$(date +%s.%N) - $s0" | bc)
     cpu=$(echo "$out" | tail -1 | awk '{print $1 + $2}')
     chunks=$(awk '/^ingested/ {print $4; exit}' "$T/out.txt" | tr -d '(')
+    if [ -z "$chunks" ] || [ "$chunks" = 0 ]; then echo "$label: ingest failed: $out"; return 1; fi
     printf "%-28s %8s chunks %7.2f s wall %6.1f MB/s %8.0f chunks/s | cpu %6.2f s: %6.1f MB/s %8.0f chunks/s\n" \
         "$label" "$chunks" "$wall" "$(echo "$MB / $wall" | bc -l)" "$(echo "$chunks / $wall" | bc -l)" \
         "$cpu" "$(echo "$MB / $cpu" | bc -l)" "$(echo "$chunks / $cpu" | bc -l)"

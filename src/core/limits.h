@@ -40,6 +40,7 @@
 #define RG_MAX_CTX               (1u << 20)
 #define RG_MAX_LAYERS            1024
 #define RG_MAX_TOKEN_BYTES       (1u << 16)
+#define RG_TOK_MAX_TEXT          (1u << 29)     /* one rg_tok_encode call */
 #define RG_LLM_MAX_EMBD          (1 << 16)      /* hidden size */
 #define RG_LLM_MAX_HEADS         1024
 #define RG_LLM_MAX_HEAD_DIM      1024

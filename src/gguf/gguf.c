@@ -693,6 +693,14 @@ const char *rg_gguf_arr_str(const rg_gguf *g, const char *key, uint64_t i, size_
     return kv->strs[i].p;
 }
 
+const char *rg_gguf_kv_arr_str(const rg_gguf *g, int64_t k, uint64_t i, size_t *len) {
+    if (k < 0 || k >= g->n_kv) return NULL;
+    const gkv *kv = &g->kv[k];
+    if (kv->type != RG_GGUF_ARRAY || kv->elem != RG_GGUF_STRING || i >= kv->n) return NULL;
+    if (len) *len = (size_t)kv->strs[i].len;
+    return kv->strs[i].p;
+}
+
 /* Element i of a numeric array kv (raw = elem type u32 + count u64 + data). */
 static bool arr_elem(const gkv *kv, uint64_t i, gkv *tmp) {
     if (!kv || kv->type != RG_GGUF_ARRAY || i >= kv->n) return false;

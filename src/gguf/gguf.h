@@ -102,6 +102,9 @@ const char *rg_gguf_type_name(rg_gguf_type t);
 uint64_t rg_gguf_data_offset(const rg_gguf *g);
 /* Array info of kv i (by index); false when i is not an array. */
 bool rg_gguf_kv_arr(const rg_gguf *g, int64_t i, rg_gguf_type *elem, uint64_t *n);
+/* Element i of the string array at kv index kv (no key lookup: for loops
+ * over large arrays); NULL when out of range or not a string array. */
+const char *rg_gguf_kv_arr_str(const rg_gguf *g, int64_t kv, uint64_t i, size_t *len);
 /* Raw little-endian elements of a numeric array (pointer into the file,
  * valid until rg_gguf_close, possibly unaligned: read with memcpy); NULL
  * when key is absent or not an array of numbers/bools. */

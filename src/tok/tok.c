@@ -27,7 +27,7 @@ static uint64_t mask_for(uint64_t n) {
 }
 
 int32_t rg__tok_find(const rg_tok *t, const char *s, size_t n) {
-    uint64_t h = rg_hash64(s, n, 0) & t->hmask;
+    uint64_t h = rg__tok_hash(s, n, 0) & t->hmask;
     for (;;) {
         int32_t id = t->htab[h];
         if (id < 0) return -1;
@@ -82,9 +82,10 @@ static rg_status load_merges(const rg_gguf *g, rg_tok *t, rg_err *err) {
         return rg_failf(err, RG_FORMAT, "tok: tokenizer.ggml.merges has %llu entries, the limit is %llu",
                         (unsigned long long)n, RG_MAX_VOCAB * 4ull);
     uint64_t total = 0;
+    int64_t mk = rg_gguf_find_kv(g, "tokenizer.ggml.merges");
     for (uint64_t i = 0; i < n; i++) {
         size_t l;
-        rg_gguf_arr_str(g, "tokenizer.ggml.merges", i, &l);
+        rg_gguf_kv_arr_str(g, mk, i, &l);
         if (l > RG_MAX_TOKEN_BYTES * 2u)
             return rg_failf(err, RG_FORMAT, "tok: merge %llu is %zu bytes, the limit is %u",
                             (unsigned long long)i, l, RG_MAX_TOKEN_BYTES * 2u);
@@ -100,12 +101,12 @@ static rg_status load_merges(const rg_gguf *g, rg_tok *t, rg_err *err) {
     uint32_t pos = 0;
     for (uint64_t i = 0; i < n; i++) {
         size_t l;
-        const char *s = rg_gguf_arr_str(g, "tokenizer.ggml.merges", i, &l);
+        const char *s = rg_gguf_kv_arr_str(g, mk, i, &l);
         /* split at the first space after the first byte (llama.cpp: find(' ', 1)) */
         const char *sp = l > 1 ? memchr(s + 1, ' ', l - 1) : NULL;
         if (!sp) continue;
         uint32_t ll = (uint32_t)(sp - s), rl = (uint32_t)(l - ll - 1);
-        uint64_t h = rg_hash64(sp + 1, rl, rg_hash64(s, ll, 0)) & t->mmask;
+        uint64_t h = rg__tok_hash(sp + 1, rl, rg__tok_hash(s, ll, 0)) & t->mmask;
         bool dup = false;
         while (t->mtab[h] >= 0) {
             const rg__tok_merge *m = &t->merges[t->mtab[h]];
@@ -166,7 +167,8 @@ static rg_status setup_specials(const rg_gguf *g, rg_tok *t, rg_err *err) {
         "<|file_sep|>", NULL};
     for (int32_t id = 0; id < t->n_vocab; id++) {
         const char *s = t->blob + t->off[id];
-        if (s[0] != '<' && s[0] != '_' && (unsigned char)s[0] != 0xe2) continue;
+        /* every name below starts with '<', "_<" or "▁<" */
+        if (s[0] != '<' && !(s[0] == '_' && s[1] == '<') && strncmp(s, "\xe2\x96\x81<", 4)) continue;
         bool eot = t->eot < 0 && is_one_of(s, eot_names);
         bool eom = t->eom < 0 && !strcmp(s, "<|eom_id|>");
         bool eog = is_one_of(s, eog_names);
@@ -228,7 +230,7 @@ static rg_status setup_specials(const rg_gguf *g, rg_tok *t, rg_err *err) {
         const char *s = t->blob + t->off[id];
         uint32_t l = t->len[id];
         t->special_first[(unsigned char)s[0]] = 1;
-        uint64_t h = rg_hash64(s, l, 0) & t->smask;
+        uint64_t h = rg__tok_hash(s, l, 0) & t->smask;
         while (t->stab[h] >= 0) h = (h + 1) & t->smask;
         t->stab[h] = (int32_t)i;
         bool have = false;
@@ -250,6 +252,8 @@ static rg_status build_pieces(rg_tok *t, rg_err *err) {
     t->poff = malloc((size_t)t->n_vocab * sizeof *t->poff);
     t->plen = malloc((size_t)t->n_vocab * sizeof *t->plen);
     if (!t->pblob || !t->poff || !t->plen) return rg_failf(err, RG_NOMEM, "tok: out of memory for pieces");
+    int16_t cp2b[324];
+    for (int c = 0; c < 324; c++) cp2b[c] = (int16_t)rg__tok_cp_to_byte((uint32_t)c);
     uint32_t pos = 0;
     for (int32_t id = 0; id < t->n_vocab; id++) {
         const char *s = t->blob + t->off[id];
@@ -269,7 +273,7 @@ static rg_status build_pieces(rg_tok *t, rg_err *err) {
             while (i < l) {
                 uint32_t cp;
                 int k = rg_utf8_decode(s + i, l - i, &cp);
-                int b = rg__tok_cp_to_byte(cp);
+                int b = cp < 324 ? cp2b[cp] : -1;
                 if (b >= 0) t->pblob[pos++] = (char)b;
                 else {
                     memcpy(t->pblob + pos, s + i, (size_t)k);
@@ -333,9 +337,10 @@ rg_status rg_tok_from_gguf(const rg_gguf *g, rg_tok **out, rg_err *err) {
     memset(t->htab, 0xff, (t->hmask + 1) * sizeof *t->htab);
     memset(t->type, RG_TOKTYPE_NORMAL, n);
     uint64_t total = 0;
+    int64_t tk = rg_gguf_find_kv(g, "tokenizer.ggml.tokens");
     for (uint64_t i = 0; i < n; i++) {
         size_t l;
-        rg_gguf_arr_str(g, "tokenizer.ggml.tokens", i, &l);
+        rg_gguf_kv_arr_str(g, tk, i, &l);
         if (l > RG_MAX_TOKEN_BYTES) {
             s = rg_failf(err, RG_FORMAT, "tok: token %llu is %zu bytes, the limit is %u", (unsigned long long)i, l,
                          RG_MAX_TOKEN_BYTES);
@@ -355,7 +360,7 @@ rg_status rg_tok_from_gguf(const rg_gguf *g, rg_tok **out, rg_err *err) {
     uint32_t pos = 0;
     for (uint64_t i = 0; i < n; i++) {
         size_t l;
-        const char *str = rg_gguf_arr_str(g, "tokenizer.ggml.tokens", i, &l);
+        const char *str = rg_gguf_kv_arr_str(g, tk, i, &l);
         memcpy(t->blob + pos, str, l);
         t->blob[pos + l] = 0;
         t->off[i] = pos;
@@ -363,7 +368,7 @@ rg_status rg_tok_from_gguf(const rg_gguf *g, rg_tok **out, rg_err *err) {
         if (l > t->max_len) t->max_len = (uint32_t)l;
         pos += (uint32_t)l + 1;
         /* insert, the last duplicate wins */
-        uint64_t h = rg_hash64(str, l, 0) & t->hmask;
+        uint64_t h = rg__tok_hash(str, l, 0) & t->hmask;
         while (t->htab[h] >= 0) {
             int32_t o = t->htab[h];
             if (t->len[o] == l && !memcmp(t->blob + t->off[o], str, l)) break;
@@ -437,7 +442,9 @@ rg_status rg_tok_from_gguf(const rg_gguf *g, rg_tok **out, rg_err *err) {
     if (t->add_bos && t->bos < 0) t->add_bos = false;
     if (t->add_eos && t->eos < 0) t->add_eos = false;
 
-    /* byte fallback table */
+    /* GPT-2 byte encoding, and the byte fallback table */
+    for (int b = 0; b < 256; b++)
+        t->benc_len[b] = (uint8_t)rg_utf8_encode(rg__tok_byte_to_cp((uint8_t)b), t->benc[b]);
     for (int b = 0; b < 256; b++) {
         char buf[8];
         t->byte_tok[b] = -1;
@@ -506,7 +513,7 @@ static rg_status partition(const rg_tok *t, const char *text, size_t len, bool p
         for (uint32_t k = 0; k < t->n_special_lens; k++) {
             uint32_t l = t->special_lens[k];
             if (l > len - p) continue;
-            uint64_t h = rg_hash64(text + p, l, 0) & t->smask;
+            uint64_t h = rg__tok_hash(text + p, l, 0) & t->smask;
             for (int32_t si; (si = t->stab[h]) >= 0; h = (h + 1) & t->smask) {
                 int32_t id = t->specials[si];
                 if (t->len[id] == l && !memcmp(t->blob + t->off[id], text + p, l)) {
@@ -572,6 +579,9 @@ rg_status rg_tok_encode_ex(const rg_tok *t, const char *text, size_t len, unsign
     *ids = NULL;
     *n = 0;
     bool add_special = flags & RG_TOK_ADD_SPECIAL;
+    /* symbol indices are ints and escaped text grows 3x: bound the input */
+    if (len > RG_TOK_MAX_TEXT)
+        return rg_failf(err, RG_LIMIT, "tok: text of %zu bytes exceeds the limit %u", len, RG_TOK_MAX_TEXT);
     fvec fr = {0};
     rg__ivec out = {0};
     rg_status s = partition(t, text, len, flags & RG_TOK_PARSE_SPECIAL, &fr, err);

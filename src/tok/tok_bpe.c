@@ -19,7 +19,7 @@ typedef struct sym {
 typedef struct bigram {
     int32_t rank;
     int left, right;
-    size_t size;
+    uint32_t size; /* words are < 4 GiB: chunks come from a size_t text split by code points */
 } bigram;
 
 static bool before(const bigram *a, const bigram *b) {
@@ -73,7 +73,7 @@ static bigram hpop(scratch *s) {
 }
 
 static int32_t rank_of(const rg_tok *t, const char *l, size_t ln, const char *r, size_t rn) {
-    uint64_t h = rg_hash64(r, rn, rg_hash64(l, ln, 0)) & t->mmask;
+    uint64_t h = rg__tok_hash(r, rn, rg__tok_hash(l, ln, 0)) & t->mmask;
     for (;;) {
         int32_t i = t->mtab[h];
         if (i < 0) return -1;
@@ -90,7 +90,7 @@ static void add_bigram(const rg_tok *t, const char *w, scratch *s, int l, int r)
     const sym *a = &s->sy[l], *b = &s->sy[r];
     int32_t rank = rank_of(t, w + a->off, a->n, w + b->off, b->n);
     if (rank < 0) return;
-    hpush(s, (bigram){rank, l, r, a->n + b->n});
+    hpush(s, (bigram){rank, l, r, (uint32_t)(a->n + b->n)});
 }
 
 /* BPE of one byte-encoded word w[0..n). */
@@ -183,7 +183,11 @@ rg_status rg__tok_bpe(const rg_tok *t, const char *text, size_t n, rg__ivec *out
         size_t m = 0;
         for (size_t k = 0; k < L; k++) {
             int ul = rg_utf8_encode(cps[start + k], u);
-            for (int b = 0; b < ul; b++) m += (size_t)rg_utf8_encode(rg__tok_byte_to_cp((uint8_t)u[b]), s.enc + m);
+            for (int b = 0; b < ul; b++) {
+                unsigned char ch = (unsigned char)u[b];
+                memcpy(s.enc + m, t->benc[ch], 2);
+                m += t->benc_len[ch];
+            }
         }
         bpe_word(t, s.enc, m, &s, out);
         start += L;

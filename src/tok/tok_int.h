@@ -9,6 +9,8 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "tok/tok.h"
 
@@ -55,6 +57,8 @@ struct rg_tok {
     uint32_t special_lens[64]; /* distinct lengths, for the presence scan */
     uint32_t n_special_lens;
 
+    char benc[256][4];      /* byte -> GPT-2 code point as UTF-8 */
+    uint8_t benc_len[256];
     int32_t byte_tok[256];  /* byte -> token for fallback, -1 if none */
     char *pre;              /* tokenizer.ggml.pre or "default" */
     rg__tok_re re[RG__TOK_MAX_RE];
@@ -84,6 +88,28 @@ static inline void rg__ivec_push(rg__ivec *a, int32_t x) {
         a->cap = nc;
     }
     a->v[a->n++] = x;
+}
+
+/* Hash of token texts for the tables above: 8 bytes at a time (token
+ * lookups dominate encoding time). */
+static inline uint64_t rg__tok_hash(const char *s, size_t n, uint64_t seed) {
+    uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ull);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        s += 8;
+        n -= 8;
+    }
+    if (n) {
+        uint64_t w = 0;
+        memcpy(&w, s, n);
+        h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+        h ^= h >> 29;
+    }
+    h *= 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 31);
 }
 
 /* Id of the token whose text is s[0..n), or -1 (last duplicate wins, as

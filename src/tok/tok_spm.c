@@ -16,7 +16,7 @@ typedef struct sym {
 typedef struct bigram {
     float score;
     int left, right;
-    size_t size;
+    uint32_t size; /* the text is < 2 GiB (checked) */
 } bigram;
 
 /* a before b in the queue: higher score, then leftmost */
@@ -71,7 +71,7 @@ static void try_add(const rg_tok *t, const char *s, sym *sy, heap *h, int l, int
     size_t n = sy[l].n + sy[r].n;
     int32_t id = rg__tok_find(t, s + sy[l].off, n);
     if (id < 0) return;
-    hpush(h, (bigram){t->score[id], l, r, n});
+    hpush(h, (bigram){t->score[id], l, r, (uint32_t)n});
 }
 
 rg_status rg__tok_spm(const rg_tok *t, const char *text, size_t n, bool space_prefix, rg__ivec *out,

@@ -8,6 +8,7 @@
  * exact, as in the scalar reference; only the float accumulation order
  * differs. */
 #include <immintrin.h>
+#include <stddef.h>
 
 #include "nn/nn_int.h"
 
@@ -147,7 +148,7 @@ MK_Q80(q8_0)
 MK_Q80(q4_0)
 MK_Q80(q5_0)
 
-/* Decode (one activation row) for Q4_0, 4 weight rows at a time: the 16
+/* Decode (one activation row) for Q4_0 / Q5_0, 4 weight rows at a time: the 16
  * nibble bytes of two rows share one register ([row a | row b]), the
  * activation block is broadcast as [y0..15 | y0..15] and [y16..31 |
  * y16..31], so one maddubs pair serves two rows; the four rows' scales are
@@ -157,10 +158,31 @@ AI __m256i pair16(const uint8_t *a, const uint8_t *b) {
                                    _mm_loadu_si128((const __m128i *)b), 1);
 }
 
-static void q4_0_rows4(int64_t k, const void *w, size_t ws, const void *x, float *y) {
-    const rg_block_q4_0 *b0 = w, *b1 = (const void *)((const char *)w + ws),
-                        *b2 = (const void *)((const char *)w + 2 * ws),
-                        *b3 = (const void *)((const char *)w + 3 * ws);
+/* 0x10 in each byte of [bits 0..15 of lo | bits 0..15 of hi] (sel 0) or
+ * [bits 16..31 of lo | bits 16..31 of hi] (sel 1): the 5th bits of Q5_0
+ * for a register holding two rows */
+AI __m256i fifth_bits(uint32_t a, uint32_t b, const int sel) {
+    __m256i v = _mm256_set1_epi64x((long long)((uint64_t)a | ((uint64_t)b << 32)));
+    const __m256i shuf = sel ? _mm256_setr_epi8(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
+                                                6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7)
+                             : _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                                4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    __m256i m = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(v, shuf), bit), bit);
+    return _mm256_and_si256(m, _mm256_set1_epi8(0x10));
+}
+
+AI uint32_t qh32(const rg_block_q5_0 *b) {
+    uint32_t v;
+    memcpy(&v, b->qh, 4);
+    return v;
+}
+
+/* Q4_0 (five = 0) or Q5_0 (five = 1), 4 rows x 1 activation */
+AI void q40_rows4(int64_t k, const void *w, size_t ws, const void *x, float *y, const int five) {
+    const size_t bs = five ? sizeof(rg_block_q5_0) : sizeof(rg_block_q4_0);
+    const char *w0 = w, *w1 = (const char *)w + ws, *w2 = (const char *)w + 2 * ws,
+               *w3 = (const char *)w + 3 * ws;
     const rg_block_q8_0 *a = x;
     const __m256i m4 = _mm256_set1_epi8(0x0F), ones8 = _mm256_set1_epi8(1),
                   ones16 = _mm256_set1_epi16(1);
@@ -174,17 +196,32 @@ static void q4_0_rows4(int64_t k, const void *w, size_t ws, const void *x, float
         /* 8 * sum(y) spread so that each 128-bit half sums to it */
         __m256i sy = _mm256_madd_epi16(
             _mm256_maddubs_epi16(ones8, _mm256_loadu_si256((const __m256i *)a[i].qs)), ones16);
-        sy = _mm256_slli_epi32(_mm256_add_epi32(sy, _mm256_permute2x128_si256(sy, sy, 0x01)), 3);
-        __m128 dw = _mm_cvtph_ps(_mm_setr_epi16((short)b0[i].d, (short)b1[i].d, (short)b2[i].d,
-                                                (short)b3[i].d, 0, 0, 0, 0));
+        sy = _mm256_add_epi32(sy, _mm256_permute2x128_si256(sy, sy, 0x01));
+        sy = five ? _mm256_slli_epi32(sy, 4) : _mm256_slli_epi32(sy, 3);
+        const char *c0 = w0 + i * bs, *c1 = w1 + i * bs, *c2 = w2 + i * bs, *c3 = w3 + i * bs;
+        const size_t qo = five ? offsetof(rg_block_q5_0, qs) : offsetof(rg_block_q4_0, qs);
+        uint16_t d0, d1, d2, d3;
+        memcpy(&d0, c0, 2);
+        memcpy(&d1, c1, 2);
+        memcpy(&d2, c2, 2);
+        memcpy(&d3, c3, 2);
+        __m128 dw = _mm_cvtph_ps(_mm_setr_epi16((short)d0, (short)d1, (short)d2, (short)d3, 0, 0, 0, 0));
         __m256 dd = _mm256_castps128_ps256(_mm_mul_ps(dw, _mm_set1_ps(f16(a[i].d))));
-        __m256i v01 = pair16(b0[i].qs, b1[i].qs), v23 = pair16(b2[i].qs, b3[i].qs);
-        __m256i p01 = _mm256_add_epi16(
-            _mm256_maddubs_epi16(_mm256_and_si256(v01, m4), ylo),
-            _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v01, 4), m4), yhi));
-        __m256i p23 = _mm256_add_epi16(
-            _mm256_maddubs_epi16(_mm256_and_si256(v23, m4), ylo),
-            _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v23, 4), m4), yhi));
+        __m256i v01 = pair16((const uint8_t *)c0 + qo, (const uint8_t *)c1 + qo);
+        __m256i v23 = pair16((const uint8_t *)c2 + qo, (const uint8_t *)c3 + qo);
+        __m256i l01 = _mm256_and_si256(v01, m4), h01 = _mm256_and_si256(_mm256_srli_epi16(v01, 4), m4);
+        __m256i l23 = _mm256_and_si256(v23, m4), h23 = _mm256_and_si256(_mm256_srli_epi16(v23, 4), m4);
+        if (five) {
+            uint32_t q0 = qh32((const rg_block_q5_0 *)c0), q1 = qh32((const rg_block_q5_0 *)c1);
+            uint32_t q2 = qh32((const rg_block_q5_0 *)c2), q3 = qh32((const rg_block_q5_0 *)c3);
+            l01 = _mm256_or_si256(l01, fifth_bits(q0, q1, 0));
+            h01 = _mm256_or_si256(h01, fifth_bits(q0, q1, 1));
+            l23 = _mm256_or_si256(l23, fifth_bits(q2, q3, 0));
+            h23 = _mm256_or_si256(h23, fifth_bits(q2, q3, 1));
+        }
+        /* maddubs pair sums stay below 2*31*127 = 7874, two of them fit int16 */
+        __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(l01, ylo), _mm256_maddubs_epi16(h01, yhi));
+        __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(l23, ylo), _mm256_maddubs_epi16(h23, yhi));
         __m256i s01 = _mm256_sub_epi32(_mm256_madd_epi16(p01, ones16), sy);
         __m256i s23 = _mm256_sub_epi32(_mm256_madd_epi16(p23, ones16), sy);
         acc01 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s01), _mm256_permutevar8x32_ps(dd, lo_idx), acc01);
@@ -197,10 +234,23 @@ static void q4_0_rows4(int64_t k, const void *w, size_t ws, const void *x, float
     _mm_storeu_ps(y, r);
 }
 
+static void q4_0_rows4(int64_t k, const void *w, size_t ws, const void *x, float *y) {
+    q40_rows4(k, w, ws, x, y, 0);
+}
+static void q5_0_rows4(int64_t k, const void *w, size_t ws, const void *x, float *y) {
+    q40_rows4(k, w, ws, x, y, 1);
+}
+
 static void tile_q4_0_dec(int64_t k, const void *w, size_t ws, int nr, const void *x, size_t xs,
                           int nc, float *y, size_t ys) {
     if (nc == 1 && nr == 4) q4_0_rows4(k, w, ws, x, y);
     else tile_q4_0(k, w, ws, nr, x, xs, nc, y, ys);
+}
+
+static void tile_q5_0_dec(int64_t k, const void *w, size_t ws, int nr, const void *x, size_t xs,
+                          int nc, float *y, size_t ys) {
+    if (nc == 1 && nr == 4) q5_0_rows4(k, w, ws, x, y);
+    else tile_q5_0(k, w, ws, nr, x, xs, nc, y, ys);
 }
 
 /* ---- K-quants x Q8_K ---- */
@@ -514,7 +564,7 @@ static void axpy_f32(float *y, float a, const float *x, int64_t n) {
 
 void rg__kernels_avx2(rg__kernels *k) {
     k->tile[RG_DTYPE_Q4_0] = tile_q4_0_dec;
-    k->tile[RG_DTYPE_Q5_0] = tile_q5_0;
+    k->tile[RG_DTYPE_Q5_0] = tile_q5_0_dec;
     k->tile[RG_DTYPE_Q8_0] = tile_q8_0;
     k->tile[RG_DTYPE_Q4_K] = tile_q4_K;
     k->tile[RG_DTYPE_Q5_K] = tile_q5_K;

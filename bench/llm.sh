@@ -32,10 +32,10 @@ bw1=$("$MK" --bw 1); bw2=$("$MK" --bw 2)
 echo "memory bandwidth now (triad, 3 x 256 MiB): ${bw1} GB/s (1 thread), ${bw2} GB/s (2 threads);"
 echo "BASELINES.md measured 24 / 33 GB/s on an idle machine.  Timings below are on a shared, loaded machine."
 echo
-printf "| %-13s | %-6s | %2s | %12s | %9s | %5s | %12s | %9s | %5s | %9s | %6s |\n" \
-    model type t "pp512 ragd" "llama.cpp" ratio "tg128 ragd" "llama.cpp" ratio "ceiling" "tg/ceil"
-printf "|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n" --------------- -------- ---- -------------- \
-    ----------- ------- -------------- ----------- ------- ----------- --------
+printf "| %-13s | %-6s | %2s | %14s | %8s | %9s | %5s | %14s | %8s | %9s | %5s | %9s | %7s |\n" \
+    model type t "pp512 ragd" "(cpu)" "llama.cpp" ratio "tg128 ragd" "(cpu)" "llama.cpp" ratio "ceiling" "tg/ceil"
+printf "|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n" --------------- -------- ---- ---------------- \
+    ---------- ----------- ------- ---------------- ---------- ----------- ------- ----------- ---------
 
 shapes="smollm2-135m qwen2.5-0.5b"
 [ -n "$QUICK" ] && shapes="smollm2-135m"
@@ -51,21 +51,27 @@ for shape in $shapes; do
             tg=$(echo "$out" | awk -F, -v t="$th" '$2 == t && $3 == "tg128" {printf "%.1f ± %.1f", $4, $5}')
             ppm=$(echo "$out" | awk -F, -v t="$th" '$2 == t && $3 == "pp512" {print $4}')
             tgm=$(echo "$out" | awk -F, -v t="$th" '$2 == t && $3 == "tg128" {print $4}')
+            ppc=$(echo "$out" | awk -F, -v t="$th" '$2 == t && $3 == "pp512" {print $7}')
+            tgc=$(echo "$out" | awk -F, -v t="$th" '$2 == t && $3 == "tg128" {print $7}')
             bytes=$(echo "$out" | awk -F, 'NR == 1 {print $6}')
             bpp=$(echo "$base" | awk -v t="$th" '{print (t == 1) ? $3 : $4}')
             btg=$(echo "$base" | awk -v t="$th" '{print (t == 1) ? $5 : $6}')
             bw=$([ "$th" = 1 ] && echo "$bw1" || echo "$bw2")
             awk -v s="$shape" -v ty="$type" -v th="$th" -v pp="$pp" -v tg="$tg" -v ppm="$ppm" \
-                -v tgm="$tgm" -v bpp="$bpp" -v btg="$btg" -v bytes="$bytes" -v bw="$bw" 'BEGIN {
-                rp = (bpp == "-" || bpp == "") ? "-" : sprintf("%.2fx", ppm / bpp);
-                rt = (btg == "-" || btg == "") ? "-" : sprintf("%.2fx", tgm / btg);
+                -v tgm="$tgm" -v bpp="$bpp" -v btg="$btg" -v bytes="$bytes" -v bw="$bw" \
+                -v ppc="$ppc" -v tgc="$tgc" 'BEGIN {
+                rp = (bpp == "-" || bpp == "") ? "-" : sprintf("%.2fx", ppc / bpp);
+                rt = (btg == "-" || btg == "") ? "-" : sprintf("%.2fx", tgc / btg);
                 ceil = bw * 1e9 / bytes;
-                printf "| %-13s | %-6s | %2s | %12s | %9s | %5s | %12s | %9s | %5s | %7.1f/s | %5.0f%% |\n",
-                    s, ty, th, pp, bpp, rp, tg, btg, rt, ceil, 100 * tgm / ceil }'
+                printf "| %-13s | %-6s | %2s | %14s | %8.1f | %9s | %5s | %14s | %8.1f | %9s | %5s | %7.1f/s | %6.0f%% |\n",
+                    s, ty, th, pp, ppc, bpp, rp, tg, tgc, btg, rt, ceil, 100 * tgm / ceil }'
         done
     done
 done
 echo
-echo "ceiling = measured bandwidth / weight bytes read per token; ratio = ragd / llama.cpp"
+echo "ragd columns: wall-clock tokens/s (mean ± sd); (cpu) = tokens x threads / process CPU seconds,"
+echo "the speed with a full core per thread, which is what the idle-machine llama.cpp figures"
+echo "are compared with (ratio = cpu-normalised ragd / llama.cpp)."
+echo "ceiling = measured bandwidth / weight bytes read per token; tg/ceil uses wall-clock tg."
 echo "(llama.cpp's Q4_K_M on these shapes is mostly Q5_0: rows of 576/896 are not a multiple of 256;"
 echo " bench_mkmodel's q4_k_m applies the same fallback rules)."

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "cli/cli_llm.h"
@@ -23,7 +24,15 @@ static void help(void) {
            "  -r, --repetitions N  runs per test (default 3)\n"
            "  --kv f16|f32         KV cache type (default f16)\n"
            "  --csv                machine-readable lines: model,threads,test,mean,sd,\n"
-           "                       decode_bytes_per_token\n");
+           "                       decode_bytes_per_token,cpu_normalised_mean\n"
+           "                       (tokens x threads / process CPU seconds: the speed with a\n"
+           "                       full core per thread, for loaded machines)\n");
+}
+
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static uint64_t rng_next(uint64_t *s) {
@@ -94,8 +103,9 @@ int rg_cmd_bench(int argc, char **argv) {
     const rg_llm_hparams *hp = rg_llm_model_hparams(m);
     const int n_tok = n_prompt > n_gen ? n_prompt : n_gen;
     int32_t *toks = malloc((size_t)(n_tok > 0 ? n_tok : 1) * sizeof *toks);
-    double *ts = malloc((size_t)reps * sizeof *ts);
-    if (!toks || !ts) {
+    double *ts = malloc((size_t)reps * sizeof *ts), *tc = malloc((size_t)reps * sizeof *tc);
+    if (!toks || !ts || !tc) {
+        free(tc);
         free(toks);
         free(ts);
         rg_llm_model_close(m);
@@ -135,6 +145,7 @@ int rg_cmd_bench(int argc, char **argv) {
                 /* llama-bench warms tg up with one token only */
                 int nn = r < 0 && test == 1 ? 1 : n;
                 uint64_t t0 = rg_now_ns();
+                double c0 = cpu_s();
                 if (test == 0) {
                     if (rg_llm_eval(c, 0, toks, nn, &err)) rc = rg_cli_fail(cmd, &err);
                 } else {
@@ -142,10 +153,15 @@ int rg_cmd_bench(int argc, char **argv) {
                         if (rg_llm_eval(c, 0, &toks[i], 1, &err)) rc = rg_cli_fail(cmd, &err);
                 }
                 double dt = (double)(rg_now_ns() - t0) / 1e9;
-                if (r >= 0) ts[r] = nn / dt;
+                double dc = cpu_s() - c0;
+                if (r >= 0) {
+                    ts[r] = nn / dt;
+                    tc[r] = nn * threads[ti] / (dc > 0 ? dc : dt);
+                }
             }
             if (rc) break;
-            double mean = 0, sd = 0;
+            double mean = 0, sd = 0, cmean = 0;
+            for (int r = 0; r < reps; r++) cmean += tc[r] / reps;
             for (int r = 0; r < reps; r++) mean += ts[r];
             mean /= reps;
             for (int r = 0; r < reps; r++) sd += (ts[r] - mean) * (ts[r] - mean);
@@ -153,8 +169,8 @@ int rg_cmd_bench(int argc, char **argv) {
             char tname[32];
             snprintf(tname, sizeof tname, "%s%d", test == 0 ? "pp" : "tg", n);
             if (csv)
-                printf("%s,%d,%s,%.3f,%.3f,%llu\n", base, threads[ti], tname, mean, sd,
-                       (unsigned long long)rg_llm_model_decode_bytes(m));
+                printf("%s,%d,%s,%.3f,%.3f,%llu,%.3f\n", base, threads[ti], tname, mean, sd,
+                       (unsigned long long)rg_llm_model_decode_bytes(m), cmean);
             else
                 printf("| %-28s | %6.2f MiB | %6.2f M | %-7s | %7d | %8s | %12.2f ± %5.2f |\n",
                        desc, (double)rg_llm_model_weight_bytes(m) / (1024.0 * 1024.0),
@@ -165,6 +181,7 @@ int rg_cmd_bench(int argc, char **argv) {
     }
     free(toks);
     free(ts);
+    free(tc);
     rg_llm_model_close(m);
     return rc;
 }

@@ -68,6 +68,7 @@ struct rg_llm_ctx {
     float *logits;      /* (n_outputs_max, n_vocab) */
     int32_t *out_rows;  /* (n_outputs_max,) batch rows wanting logits */
     int32_t *eval_pos, *eval_seq; /* (n_batch,) batch arrays of rg_llm_eval */
+    int32_t *cpos, *cseq; /* (n_outputs_max,) positions/sequences of the last layer's rows */
     int n_outputs;
 
     /* the batch being run (attention workers read these) */
@@ -180,6 +181,8 @@ rg_status rg_llm_ctx_new(const rg_llm_model *m, const rg_llm_ctx_params *pin, rg
     c->out_rows = xalloc((size_t)p.n_outputs_max, sizeof(int32_t), &fail);
     c->eval_pos = xalloc(NB, sizeof(int32_t), &fail);
     c->eval_seq = xalloc(NB, sizeof(int32_t), &fail);
+    c->cpos = xalloc((size_t)p.n_outputs_max, sizeof(int32_t), &fail);
+    c->cseq = xalloc((size_t)p.n_outputs_max, sizeof(int32_t), &fail);
     if (fail) {
         rg_llm_ctx_free(c);
         return rg_failf(err, RG_NOMEM,
@@ -218,6 +221,8 @@ void rg_llm_ctx_free(rg_llm_ctx *c) {
     free(c->out_rows);
     free(c->eval_pos);
     free(c->eval_seq);
+    free(c->cpos);
+    free(c->cseq);
     free(c);
 }
 
@@ -337,10 +342,36 @@ static rg_status mm(rg_llm_ctx *c, const rg__llm_w *w, const float *x, int64_t b
     return RG_OK;
 }
 
+/* Groups the step's tokens into attention runs: consecutive tokens of one
+ * sequence at consecutive positions, at most ATT_CHUNK each. */
+static void build_runs(rg_llm_ctx *c, const int32_t *pos, const int32_t *seqs, int T) {
+    const rg_llm_hparams *hp = &c->m->hp;
+    c->b_pos = pos;
+    c->b_seq = seqs;
+    c->b_n = T;
+    c->n_runs = 0;
+    c->attn_work = 0;
+    for (int t = 0; t < T; t++) {
+        const int seq = seqs ? seqs[t] : 0;
+        c->attn_work += (int64_t)(pos[t] + 1) * hp->n_head * hp->head_dim;
+        if (c->n_runs > 0) {
+            const int r = c->n_runs - 1, last = c->run_t0[r] + c->run_n[r] - 1;
+            const int lseq = seqs ? seqs[last] : 0;
+            if (lseq == seq && pos[last] + 1 == pos[t] && c->run_n[r] < ATT_CHUNK) {
+                c->run_n[r]++;
+                continue;
+            }
+        }
+        c->run_t0[c->n_runs] = t;
+        c->run_n[c->n_runs] = 1;
+        c->n_runs++;
+    }
+}
+
 static rg_status forward(rg_llm_ctx *c, const rg_llm_batch *b, rg_err *err) {
     const rg_llm_model *m = c->m;
     const rg_llm_hparams *hp = &m->hp;
-    const int T = b->n_tokens;
+    int T = b->n_tokens; /* rows alive; the last layer keeps only the logit rows */
     const int64_t E = hp->n_embd, HD = hp->head_dim;
     const int64_t QD = (int64_t)hp->n_head * HD, KVD = (int64_t)hp->n_head_kv * HD;
     const int64_t FF = hp->n_ff;
@@ -351,28 +382,7 @@ static rg_status forward(rg_llm_ctx *c, const rg_llm_batch *b, rg_err *err) {
         rg_nn_rope_cache(c->rope_cs + (size_t)t * hp->n_rot, hp->n_rot, b->pos[t], hp->rope_base,
                          hp->rope_freq_scale, m->rope_freqs);
     }
-    c->b_pos = b->pos;
-    c->b_seq = b->seq;
-    c->b_n = T;
-    /* attention runs: consecutive tokens of one sequence, at most ATT_CHUNK */
-    c->n_runs = 0;
-    c->attn_work = 0;
-    for (int t = 0; t < T; t++) {
-        const int seq = b->seq ? b->seq[t] : 0;
-        if (c->n_runs > 0) {
-            const int r = c->n_runs - 1, last = c->run_t0[r] + c->run_n[r] - 1;
-            const int lseq = b->seq ? b->seq[last] : 0;
-            if (lseq == seq && b->pos[last] + 1 == b->pos[t] && c->run_n[r] < ATT_CHUNK) {
-                c->run_n[r]++;
-                c->attn_work += (int64_t)(b->pos[t] + 1) * hp->n_head * HD;
-                continue;
-            }
-        }
-        c->run_t0[c->n_runs] = t;
-        c->run_n[c->n_runs] = 1;
-        c->n_runs++;
-        c->attn_work += (int64_t)(b->pos[t] + 1) * hp->n_head * HD;
-    }
+    build_runs(c, b->pos, b->seq, T);
 
     for (int l = 0; l < hp->n_layer; l++) {
         const rg__llm_layer *L = &m->layers[l];
@@ -410,6 +420,24 @@ static rg_status forward(rg_llm_ctx *c, const rg_llm_batch *b, rg_err *err) {
                     memcpy((float *)c->v_cache + o + (size_t)slot * HD, vh, (size_t)HD * sizeof(float));
                 }
             }
+        }
+        if (l == hp->n_layer - 1 && c->n_outputs < T) {
+            /* Last layer: K/V of every token are stored; the rest only matters for
+             * the rows that want logits.  Compact them to the front (out_rows is
+             * increasing, so row out_rows[i] >= i is never overwritten early). */
+            for (int i = 0; i < c->n_outputs; i++) {
+                const int t = c->out_rows[i];
+                c->cpos[i] = b->pos[t];
+                c->cseq[i] = b->seq ? b->seq[t] : 0;
+                if (t != i) {
+                    memmove(c->q + (size_t)i * QD, c->q + (size_t)t * QD, (size_t)QD * sizeof(float));
+                    memmove(c->x + (size_t)i * E, c->x + (size_t)t * E, (size_t)E * sizeof(float));
+                }
+                c->out_rows[i] = i;
+            }
+            T = c->n_outputs;
+            if (T == 0) break;
+            build_runs(c, c->cpos, c->cseq, T);
         }
         c->layer = l;
         atomic_store(&c->att_next, 0);

@@ -38,6 +38,8 @@ static void help(void) {
            "  --batch-ms MS       group commit: one transaction (one fsync) per MS\n"
            "                      milliseconds of work, at most 1000 documents (default\n"
            "                      500; 0 = one transaction per document)\n"
+           "  --prune             delete documents whose source lies under a walked\n"
+           "                      directory but no longer exists there\n"
            "  --no-fsync          synchronous=NORMAL: survives kill -9, not power loss\n"
            "  -q, --quiet         no per-document lines, only the summary\n"
            "\n"
@@ -84,6 +86,7 @@ static void clean_path(char *p) {
     }
     while (w > p + 1 && w[-1] == '/') w--;
     *w = 0;
+    if (!*p) strcpy(p, "."); /* "./" */
 }
 
 typedef struct {
@@ -139,7 +142,10 @@ static int walk(const char *dir, int depth, pathlist *out, failures *fails, size
             free(ents[i]);
             continue;
         }
-        snprintf(p, pl, "%s/%s", dir, name);
+        if (!strcmp(dir, "."))
+            snprintf(p, pl, "%s", name);
+        else
+            snprintf(p, pl, "%s/%s", dir, name);
         struct stat st;
         if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
             rc = walk(p, depth + 1, out, fails, skipped);
@@ -198,6 +204,49 @@ static void pend_clear(pending *pd) {
     pd->bytes = 0;
 }
 
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+typedef struct {
+    const pathlist *dirs;
+    char **files; /* sorted */
+    size_t n_files;
+    pend_doc *v; /* documents to delete (doc_id, path) */
+    size_t n, cap;
+    int oom;
+} prune_ctx;
+
+static int prune_collect(void *ud, const rg_store_doc *d) {
+    prune_ctx *pc = ud;
+    int under = 0;
+    for (size_t k = 0; k < pc->dirs->n && !under; k++) {
+        const char *dir = pc->dirs->v[k];
+        size_t dl = strlen(dir);
+        if (!strcmp(dir, ".")) under = d->source[0] != '/';
+        else under = !strncmp(d->source, dir, dl) && d->source[dl] == '/';
+    }
+    const char *key = d->source;
+    if (!under || bsearch(&key, pc->files, pc->n_files, sizeof *pc->files, cmp_str)) return 0;
+    if (pc->n == pc->cap) {
+        size_t nc = pc->cap ? pc->cap * 2 : 16;
+        pend_doc *nv = realloc(pc->v, nc * sizeof *nv);
+        if (!nv) {
+            pc->oom = 1;
+            return 1;
+        }
+        pc->v = nv;
+        pc->cap = nc;
+    }
+    pc->v[pc->n] = (pend_doc){d->id, 0, 0, strdup(d->source)};
+    if (!pc->v[pc->n].path) {
+        pc->oom = 1;
+        return 1;
+    }
+    pc->n++;
+    return 0;
+}
+
 int rg_cmd_ingest(int argc, char **argv) {
     const char *cmd = "ingest";
     if (rg_cli_wants_help(argc, argv)) {
@@ -211,6 +260,7 @@ int rg_cmd_ingest(int argc, char **argv) {
     io.chunk.overlap = RG_CHUNK_OVERLAP_DEFAULT;
     int quiet = 0, no_fsync = 0;
     long batch_ms = 500;
+    int prune = 0;
     pathlist paths = {0};
     int first_path = argc;
     for (int i = 1; i < argc; i++) {
@@ -262,6 +312,8 @@ int rg_cmd_ingest(int argc, char **argv) {
             quiet = 1;
         } else if (!strcmp(a, "--no-fsync")) {
             no_fsync = 1;
+        } else if (!strcmp(a, "--prune")) {
+            prune = 1;
         } else {
             return rg_cli_usage(cmd, "unknown option '%s'", a);
         }
@@ -275,6 +327,7 @@ int rg_cmd_ingest(int argc, char **argv) {
     failures fails = {0};
     size_t skipped = 0;
     int named = 0;
+    pathlist dirs = {0}; /* directories walked (for --prune) */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int is_path = 0;
@@ -301,6 +354,10 @@ int rg_cmd_ingest(int argc, char **argv) {
             snprintf(msg, sizeof msg, "%s: %s", p, strerror(errno));
             add_failure(&fails, p, msg);
         } else if (S_ISDIR(st.st_mode)) {
+            if (push_path(&dirs, p)) {
+                free(p);
+                return RG_EXIT_RUNTIME;
+            }
             if (walk(p, 0, &paths, &fails, &skipped)) {
                 free(p);
                 fprintf(stderr, "ragd: ingest: too many files (max %u) or out of memory\n",
@@ -411,12 +468,35 @@ int rg_cmd_ingest(int argc, char **argv) {
     }
     if (in_batch) rg_store_batch_rollback(s); /* only after a stop: nothing pending */
     free(pend.v);
+    size_t n_deleted = 0;
+    if (prune && dirs.n) {
+        prune_ctx pc = {&dirs, paths.v, paths.n, NULL, 0, 0, 0};
+        qsort(paths.v, paths.n, sizeof *paths.v, cmp_str);
+        if (rg_store_docs_foreach(s, cid, prune_collect, &pc, &err) || pc.oom) {
+            add_failure(&fails, "--prune", pc.oom ? "--prune: out of memory" : rg_err_text(&err));
+        } else {
+            for (size_t k = 0; k < pc.n; k++) {
+                if (rg_store_doc_delete(s, pc.v[k].doc_id, &err)) {
+                    char msg[RG_ERR_MSG_MAX + 64];
+                    snprintf(msg, sizeof msg, "%s: cannot delete: %s", pc.v[k].path, rg_err_text(&err));
+                    add_failure(&fails, pc.v[k].path, msg);
+                    continue;
+                }
+                n_deleted++;
+                if (!quiet) printf("deleted %lld %s\n", (long long)pc.v[k].doc_id, pc.v[k].path);
+            }
+        }
+        for (size_t k = 0; k < pc.n; k++) free(pc.v[k].path);
+        free(pc.v);
+    }
+    for (size_t k = 0; k < dirs.n; k++) free(dirs.v[k]);
+    free(dirs.v);
     double dt = rg_now_s() - t0;
     if (tty) fputc('\n', stderr);
     printf("ingested %zu files (%zu chunks, %.2f MB) into '%s' in %.2f s: %.2f MB/s, %.0f "
-           "chunks/s; %zu unchanged, %zu skipped, %zu failed\n",
+           "chunks/s; %zu unchanged, %zu skipped, %zu deleted, %zu failed\n",
            n_ok, chunks, (double)bytes / 1e6, coll, dt, dt > 0 ? (double)bytes / 1e6 / dt : 0.0,
-           dt > 0 ? (double)chunks / dt : 0.0, n_same, skipped, fails.n);
+           dt > 0 ? (double)chunks / dt : 0.0, n_same, skipped, n_deleted, fails.n);
     for (size_t i = 0; i < fails.n; i++) printf("failed: %s\n", fails.v[i].reason);
     int64_t nd = 0, nc = 0;
     if (rg_store_count(s, cid, &nd, &nc, &err) == RG_OK)

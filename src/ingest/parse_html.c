@@ -9,6 +9,7 @@
  * ancestor's text.  Offsets are into the extracted text. */
 #include <libxml/HTMLparser.h>
 #include <libxml/tree.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -195,7 +196,12 @@ static void walk(html_ctx *c, xmlNode *n, int depth) {
     }
 }
 
+/* libxml2 must be initialised once before use from several threads. */
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+static void xml_init(void) { xmlInitParser(); }
+
 rg_status rg__parse_html(const char *data, size_t len, rg_parsed *p, rg_err *err) {
+    pthread_once(&xml_once, xml_init);
     if (len > (size_t)INT32_MAX) return rg_failf(err, RG_LIMIT, "html: file too large");
     /* libxml2 falls back to Latin-1 without a declared charset: tell it UTF-8
      * when the bytes are valid UTF-8 (the common case for CJK pages) */

@@ -58,8 +58,7 @@ static size_t close_quote(const char *q, size_t n, size_t i, int kind) {
 static rg_status add_clause(rg_text_query *out, size_t *cap, rg_text_occur occ, int phrase,
                             const char *t, size_t n, rg_err *err) {
     if (n == 0) return RG_OK;
-    if (out->n >= RG_MAX_QUERY_TERMS)
-        return rg_failf(err, RG_LIMIT, "query: more than %d clauses", RG_MAX_QUERY_TERMS);
+    if (out->n >= RG_MAX_QUERY_TERMS) return RG_OK; /* the rest is dropped */
     if (out->n == *cap) {
         size_t nc = *cap ? *cap * 2 : 8;
         rg_text_clause *c = realloc(out->clauses, nc * sizeof *c);

@@ -336,7 +336,7 @@ static rg_status compile(const rg_text_index *ix, const rg_text_analyzer *a, con
             if (c->tk[i].tid == UINT32_MAX && !c->tk[i].extra) nmissing++;
         }
         if (npos == 0) continue; /* only stop words / punctuation */
-        if (cl->occ == RG_TEXT_MUST_NOT) {
+        if (cl->occur == RG_TEXT_MUST_NOT) {
             if (nmissing) continue; /* cannot match anything */
             if (npos == 1 && !cl->phrase) {
                 for (size_t i = 0; i < c->ntk; i++) {
@@ -350,7 +350,7 @@ static rg_status compile(const rg_text_index *ix, const rg_text_analyzer *a, con
             }
             continue;
         }
-        int required = cl->occ == RG_TEXT_MUST || cl->phrase;
+        int required = cl->occur == RG_TEXT_MUST || cl->phrase;
         if (required && nmissing) {
             c->impossible = 1;
             continue;
@@ -428,6 +428,11 @@ double rg_text_index_idf(const rg_text_index *ix, const char *term, size_t len) 
     if (t == UINT32_MAX) return 0;
     double N = ix->ndocs, df = ix->df[t];
     return log(1.0 + (N - df + 0.5) / (df + 0.5));
+}
+
+double rg_text_index_idf_max(const rg_text_index *ix) {
+    double N = ix->ndocs;
+    return log(1.0 + (N + 0.5) / 0.5);
 }
 
 rg_status rg_text_search(const rg_text_index *cix, const rg_text_analyzer *a, const char *query,

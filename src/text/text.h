@@ -90,8 +90,8 @@ typedef struct rg_text_query {
     size_t n;
 } rg_text_query;
 
-/* Parses q[0..len) (at most RG_MAX_QUERY_BYTES, at most RG_MAX_QUERY_TERMS
- * clauses, else RG_LIMIT).  An unterminated quote runs to the end.  Never
+/* Parses q[0..len) (at most RG_MAX_QUERY_BYTES, else RG_LIMIT; clauses
+ * after the first RG_MAX_QUERY_TERMS are dropped).  An unterminated quote runs to the end.  Never
  * fails on content: any bytes parse.  *out must be cleared by the caller. */
 rg_status rg_text_query_parse(const char *q, size_t len, rg_text_query *out, rg_err *err);
 void rg_text_query_clear(rg_text_query *q);
@@ -156,4 +156,6 @@ rg_status rg_text_search(const rg_text_index *ix, const rg_text_analyzer *a, con
 /* Inverse document frequency of a (normalised) term, as used by BM25;
  * 0 when absent.  For sentence scoring in extractive answers. */
 double rg_text_index_idf(const rg_text_index *ix, const char *term, size_t len);
+/* The idf a term would have if it occurred in no document (the maximum). */
+double rg_text_index_idf_max(const rg_text_index *ix);
 #endif

@@ -1,0 +1,137 @@
+/* cmd_search.c - `ragd search`: BM25-ranked chunks of a collection. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/cli_rag.h"
+#include "core/clock.h"
+#include "core/limits.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: ragd search --data DIR -c COLLECTION [-k 10] [--json] [-k1 K1] [-b B] QUERY...\n\n"
+            "Ranked chunks (BM25) with score, source, heading or page and byte offsets.\n"
+            "Query syntax: words (any may match), \"exact phrase\" (required),\n"
+            "+word (required), -word / -\"phrase\" (excluded).  English is stemmed,\n"
+            "Chinese is matched by words and character bigrams; traditional and\n"
+            "simplified characters match each other.\n\n"
+            "  --data DIR        data directory (holds ragd.db)\n"
+            "  -c, --collection  collection name\n"
+            "  -k N              number of results (default 10, max %d)\n"
+            "  --json            JSON output\n"
+            "  -k1 K1, -b B      BM25 parameters (default 1.2, 0.75)\n",
+            RG_MAX_TOP_K);
+}
+
+int rg_cmd_search(int argc, char **argv) {
+    const char *data = NULL, *coll = NULL;
+    long k = 10;
+    int json = 0, qi = -1;
+    double k1 = 1.2, b = 0.75;
+    if (rg_cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return RG_EXIT_OK;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            qi = i + 1;
+            break;
+        } else if (!strcmp(a, "--data") && i + 1 < argc) data = argv[++i];
+        else if ((!strcmp(a, "-c") || !strcmp(a, "--collection")) && i + 1 < argc) coll = argv[++i];
+        else if (!strcmp(a, "-k") && i + 1 < argc) {
+            if (rg_cli_int(argv[++i], 1, RG_MAX_TOP_K, &k))
+                return rg_cli_usage("search", "-k wants an integer in [1, %d], got '%s'", RG_MAX_TOP_K, argv[i]);
+        } else if ((!strcmp(a, "-k1") || !strcmp(a, "--k1")) && i + 1 < argc) {
+            if (rg_cli_double(argv[++i], &k1) || k1 <= 0 || k1 > 100)
+                return rg_cli_usage("search", "-k1 wants a number in (0, 100], got '%s'", argv[i]);
+        } else if ((!strcmp(a, "-b") || !strcmp(a, "--b")) && i + 1 < argc) {
+            if (rg_cli_double(argv[++i], &b) || b < 0 || b > 1)
+                return rg_cli_usage("search", "-b wants a number in [0, 1], got '%s'", argv[i]);
+        } else if (!strcmp(a, "--json")) json = 1;
+        else if (a[0] == '-' && a[1] && qi < 0 && strcmp(a, "-") != 0 && !(a[1] == '"' || (unsigned char)a[1] >= 0x80))
+            return rg_cli_usage("search", "unknown option '%s'", a);
+        else {
+            qi = i;
+            break;
+        }
+    }
+    if (!data) return rg_cli_usage("search", "--data DIR is required");
+    if (!coll) return rg_cli_usage("search", "-c COLLECTION is required");
+    if (qi < 0 || qi >= argc) return rg_cli_usage("search", "a QUERY is required");
+    char *query = rg__cli_join(argc, argv, qi);
+    if (!query) return RG_EXIT_RUNTIME;
+    rg_rag_opts ro = {0};
+    ro.bm25.k1 = (float)k1;
+    ro.bm25.b = (float)b;
+    ro.bm25.b_set = 1;
+    rg_store *st = NULL;
+    rg_rag *r = NULL;
+    int rc = rg__cli_open_rag("search", data, coll, &ro, &st, &r);
+    if (rc) {
+        free(query);
+        return rc;
+    }
+    rg_err err;
+    rg_err_clear(&err);
+    rg_rag_results res;
+    double t0 = rg_now_s();
+    rg_status s = rg_rag_retrieve(r, query, (size_t)k, 1, &res, &err);
+    double ms = (rg_now_s() - t0) * 1e3;
+    if (s != RG_OK) {
+        rc = rg_cli_fail("search", &err);
+    } else if (json) {
+        json_t *o = json_object(), *hits = json_array();
+        json_object_set_new(o, "query", json_string(query));
+        json_object_set_new(o, "collection", json_string(coll));
+        json_object_set_new(o, "took_ms", json_real(ms));
+        for (size_t i = 0; i < res.n; i++) {
+            const rg_rag_hit *h = &res.hits[i];
+            json_t *x = json_object();
+            json_object_set_new(x, "rank", json_integer((json_int_t)i + 1));
+            json_object_set_new(x, "score", json_real(h->score));
+            json_object_set_new(x, "chunk_id", json_integer(h->chunk_id));
+            json_object_set_new(x, "source", json_string(h->source));
+            json_object_set_new(x, "heading", json_string(h->heading));
+            json_object_set_new(x, "page", json_integer(h->page));
+            json_object_set_new(x, "start", json_integer(h->start));
+            json_object_set_new(x, "end", json_integer(h->end));
+            json_object_set_new(x, "text", json_stringn(h->text, h->text_len));
+            json_array_append_new(hits, x);
+        }
+        json_object_set_new(o, "hits", hits);
+        char *out = json_dumps(o, JSON_COMPACT);
+        if (out) puts(out);
+        free(out);
+        json_decref(o);
+    } else {
+        if (res.n == 0) printf("no results for: %s\n", query);
+        for (size_t i = 0; i < res.n; i++) {
+            const rg_rag_hit *h = &res.hits[i];
+            printf("%2zu. %7.3f  %s", i + 1, h->score, h->source);
+            if (h->page > 0) printf(", page %d", h->page);
+            if (h->heading[0]) printf(", \"%s\"", h->heading);
+            printf(", bytes %lld-%lld\n    ", (long long)h->start, (long long)h->end);
+            /* a one-line preview: up to ~200 bytes, cut at a code point */
+            size_t n = 0, shown = 0;
+            while (n < h->text_len && shown < 200) {
+                unsigned char c = (unsigned char)h->text[n];
+                size_t l = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+                if (n + l > h->text_len) break;
+                if (c == '\n' || c == '\r' || c == '\t') putchar(' ');
+                else fwrite(h->text + n, 1, l, stdout);
+                n += l;
+                shown += l;
+            }
+            printf("%s\n", n < h->text_len ? " ..." : "");
+        }
+        fprintf(stderr, "(%zu results in %.2f ms)\n", res.n, ms);
+    }
+    if (s == RG_OK) rg_rag_results_clear(&res);
+    rg_rag_close(r);
+    rg_store_close(st);
+    free(query);
+    return rc;
+}

@@ -1,0 +1,320 @@
+/* rag.c - a collection's BM25 index kept in step with the store, ranked
+ * retrieval, reciprocal-rank fusion and the LLM prompt.
+ *
+ * Invariant: r->ix was built from the store at generation r->gen with
+ * r->a; it is replaced (never mutated) under r->lock. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/file.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "rag/rag.h"
+#include "rag/rag_int.h"
+
+struct rg_rag {
+    rg_store *s;
+    char *dir;
+    int64_t cid;
+    int64_t gen;
+    rg_rag_opts o;
+    rg_text_analyzer *a;
+    rg_text_index *ix;
+    pthread_rwlock_t lock;
+};
+
+typedef struct build_ctx {
+    rg_text_builder *b;
+    int headings;
+    rg_buf tmp;
+    rg_err *err;
+    rg_status st;
+} build_ctx;
+
+static int build_chunk(void *ud, const rg_store_chunk *c) {
+    build_ctx *bc = ud;
+    const char *t = c->text;
+    size_t n = c->text_len;
+    if (bc->headings && c->heading && c->heading[0]) {
+        rg_buf_reset(&bc->tmp);
+        if (rg_buf_puts(&bc->tmp, c->heading) != RG_OK || rg_buf_putc(&bc->tmp, '\n') != RG_OK ||
+            rg_buf_append(&bc->tmp, c->text, c->text_len) != RG_OK) {
+            bc->st = rg_failf(bc->err, RG_NOMEM, "rag: out of memory indexing chunk %lld",
+                              (long long)c->id);
+            return 1;
+        }
+        t = bc->tmp.data;
+        n = bc->tmp.len;
+    }
+    bc->st = rg_text_builder_add(bc->b, c->id, t, n, bc->err);
+    return bc->st != RG_OK;
+}
+
+static void index_path(const rg_rag *r, char *out, size_t cap) {
+    snprintf(out, cap, "%s/%s/bm25-%lld.idx", r->dir, RG_RAG_INDEX_DIR, (long long)r->cid);
+}
+
+/* Builds from the store at its current generation; swaps it in. */
+static rg_status rebuild(rg_rag *r, int64_t gen, rg_err *err) {
+    rg_text_builder *b;
+    rg_status st = rg_text_builder_new(r->a, &b, err);
+    if (st != RG_OK) return st;
+    build_ctx bc = {b, !r->o.no_headings, {0}, err, RG_OK};
+    rg_buf_init(&bc.tmp, 0);
+    /* the generation is read before the scan: a concurrent write makes the
+     * index look stale (rebuilt again), never fresh when it is not */
+    st = rg_store_chunks_foreach(r->s, r->cid, 0, build_chunk, &bc, err);
+    rg_buf_free(&bc.tmp);
+    if (st == RG_OK) st = bc.st;
+    if (st != RG_OK) {
+        rg_text_builder_free(b);
+        return st;
+    }
+    rg_text_index *ix;
+    st = rg_text_builder_finish(b, &ix, err);
+    if (st != RG_OK) return st;
+    if (!r->o.no_persist) {
+        char path[4096], d[4096];
+        snprintf(d, sizeof d, "%s/%s", r->dir, RG_RAG_INDEX_DIR);
+        index_path(r, path, sizeof path);
+        rg_err e2;
+        rg_err_clear(&e2);
+        if (rg_mkdirs(d, &e2) != RG_OK || rg_text_index_save(ix, path, gen, &e2) != RG_OK)
+            rg_warn("rag: cannot save the BM25 index (%s); it will be rebuilt next time",
+                    rg_err_text(&e2));
+    }
+    pthread_rwlock_wrlock(&r->lock);
+    rg_text_index *old = r->ix;
+    r->ix = ix;
+    r->gen = gen;
+    pthread_rwlock_unlock(&r->lock);
+    rg_text_index_free(old);
+    return RG_OK;
+}
+
+rg_status rg_rag_refresh(rg_rag *r, int *rebuilt, rg_err *err) {
+    if (rebuilt) *rebuilt = 0;
+    int64_t gen;
+    rg_status st = rg_store_generation(r->s, r->cid, &gen, err);
+    if (st != RG_OK) return st;
+    if (r->ix && gen == r->gen) return RG_OK;
+    if (!r->ix && !r->o.no_persist) {
+        char path[4096];
+        index_path(r, path, sizeof path);
+        rg_text_index *ix = NULL;
+        int64_t fgen = -1;
+        rg_err e2;
+        rg_err_clear(&e2);
+        if (rg_text_index_load(path, &ix, &fgen, &e2) == RG_OK) {
+            if (fgen == gen && rg_text_index_signature(ix) == rg_text_analyzer_signature(r->a)) {
+                r->ix = ix;
+                r->gen = gen;
+                return RG_OK;
+            }
+            rg_text_index_free(ix);
+        } else if (e2.code != RG_NOTFOUND && e2.code != RG_IO) {
+            rg_warn("rag: %s; rebuilding", rg_err_text(&e2));
+        }
+    }
+    st = rebuild(r, gen, err);
+    if (st == RG_OK && rebuilt) *rebuilt = 1;
+    return st;
+}
+
+rg_status rg_rag_open(rg_store *s, const char *data_dir, const char *name, const rg_rag_opts *opts,
+                      rg_rag **out, int *rebuilt, rg_err *err) {
+    rg_store_collection c;
+    rg_status st = rg_store_collection_get(s, name, &c, err);
+    if (st != RG_OK) return st;
+    rg_rag *r = calloc(1, sizeof *r);
+    if (!r) {
+        rg_store_collection_clear(&c);
+        return rg_failf(err, RG_NOMEM, "rag: out of memory");
+    }
+    r->s = s;
+    r->cid = c.id;
+    r->gen = -1;
+    rg_store_collection_clear(&c);
+    if (opts) r->o = *opts;
+    r->dir = strdup(data_dir ? data_dir : ".");
+    pthread_rwlock_init(&r->lock, NULL);
+    if (!r->dir) {
+        rg_rag_close(r);
+        return rg_failf(err, RG_NOMEM, "rag: out of memory");
+    }
+    st = rg_text_analyzer_new(&r->o.text, &r->a, err);
+    if (st == RG_OK) st = rg_rag_refresh(r, rebuilt, err);
+    if (st != RG_OK) {
+        rg_rag_close(r);
+        return st;
+    }
+    *out = r;
+    return RG_OK;
+}
+
+void rg_rag_close(rg_rag *r) {
+    if (!r) return;
+    rg_text_index_free(r->ix);
+    rg_text_analyzer_free(r->a);
+    pthread_rwlock_destroy(&r->lock);
+    free(r->dir);
+    free(r);
+}
+
+int64_t rg_rag_collection_id(const rg_rag *r) { return r->cid; }
+size_t rg_rag_chunks(const rg_rag *r) { return r->ix ? rg_text_index_docs(r->ix) : 0; }
+
+/* internal: for answer.c */
+const rg_text_index *rg__rag_index_rdlock(rg_rag *r, const rg_text_analyzer **a) {
+    pthread_rwlock_rdlock(&r->lock);
+    *a = r->a;
+    return r->ix;
+}
+void rg__rag_unlock(rg_rag *r) { pthread_rwlock_unlock(&r->lock); }
+rg_store *rg__rag_store(rg_rag *r) { return r->s; }
+
+static void hit_clear(rg_rag_hit *h) {
+    free(h->source);
+    free(h->heading);
+    free(h->text);
+}
+
+void rg_rag_results_clear(rg_rag_results *res) {
+    for (size_t i = 0; i < res->n; i++) hit_clear(&res->hits[i]);
+    free(res->hits);
+    res->hits = NULL;
+    res->n = 0;
+}
+
+static char *dup0(const char *s) { return strdup(s ? s : ""); }
+
+static rg_status fetch_hit(rg_store *s, rg_rag_hit *h, rg_err *err) {
+    rg_store_chunk c;
+    rg_status st = rg_store_chunk_get(s, h->chunk_id, &c, err);
+    if (st != RG_OK) return st;
+    h->doc_id = c.doc_id;
+    h->source = dup0(c.source);
+    h->heading = dup0(c.heading);
+    h->text = malloc(c.text_len + 1);
+    if (h->text) {
+        memcpy(h->text, c.text, c.text_len);
+        h->text[c.text_len] = 0;
+    }
+    h->text_len = c.text_len;
+    h->page = c.page;
+    h->start = c.start;
+    h->end = c.end;
+    rg_store_chunk_clear(&c);
+    if (!h->source || !h->heading || !h->text) return rg_failf(err, RG_NOMEM, "rag: out of memory");
+    return RG_OK;
+}
+
+rg_status rg_rag_retrieve(rg_rag *r, const char *query, size_t k, int fetch, rg_rag_results *out,
+                          rg_err *err) {
+    memset(out, 0, sizeof *out);
+    if (k == 0) return RG_OK;
+    if (k > RG_MAX_TOP_K) k = RG_MAX_TOP_K;
+    rg_text_hit *th = malloc(k * sizeof *th);
+    if (!th) return rg_failf(err, RG_NOMEM, "rag: out of memory");
+    size_t n = 0;
+    pthread_rwlock_rdlock(&r->lock);
+    rg_status st = rg_text_search(r->ix, r->a, query, strlen(query), &r->o.bm25, k, th, &n, err);
+    pthread_rwlock_unlock(&r->lock);
+    if (st != RG_OK) {
+        free(th);
+        return st;
+    }
+    out->hits = calloc(n ? n : 1, sizeof *out->hits);
+    if (!out->hits) {
+        free(th);
+        return rg_failf(err, RG_NOMEM, "rag: out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        out->hits[i].chunk_id = th[i].key;
+        out->hits[i].score = th[i].score;
+    }
+    out->n = n;
+    free(th);
+    if (fetch) {
+        for (size_t i = 0; i < n; i++) {
+            st = fetch_hit(r->s, &out->hits[i], err);
+            if (st != RG_OK) {
+                rg_rag_results_clear(out);
+                return st;
+            }
+        }
+    }
+    return RG_OK;
+}
+
+static int cmp_fused(const void *x, const void *y) {
+    const rg_rag_hit *a = x, *b = y;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    return a->chunk_id < b->chunk_id ? -1 : a->chunk_id > b->chunk_id;
+}
+
+rg_status rg_rag_fuse_rrf(const rg_rag_results *lists, size_t nlists, double k_rrf, size_t k,
+                          rg_rag_results *out, rg_err *err) {
+    memset(out, 0, sizeof *out);
+    if (k_rrf <= 0) k_rrf = 60;
+    size_t total = 0;
+    for (size_t l = 0; l < nlists; l++) total += lists[l].n;
+    rg_rag_hit *all = calloc(total ? total : 1, sizeof *all);
+    if (!all) return rg_failf(err, RG_NOMEM, "rag: out of memory");
+    size_t n = 0;
+    /* quadratic merge is fine at the sizes fused (k <= RG_MAX_TOP_K per list) */
+    for (size_t l = 0; l < nlists; l++) {
+        for (size_t i = 0; i < lists[l].n; i++) {
+            const rg_rag_hit *h = &lists[l].hits[i];
+            size_t j = 0;
+            while (j < n && all[j].chunk_id != h->chunk_id) j++;
+            if (j == n) {
+                all[n].chunk_id = h->chunk_id;
+                n++;
+            }
+            all[j].score += 1.0 / (k_rrf + (double)(i + 1));
+            if (!all[j].text && h->text) {
+                all[j].doc_id = h->doc_id;
+                all[j].source = dup0(h->source);
+                all[j].heading = dup0(h->heading);
+                all[j].text = malloc(h->text_len + 1);
+                if (all[j].text) {
+                    memcpy(all[j].text, h->text, h->text_len);
+                    all[j].text[h->text_len] = 0;
+                }
+                all[j].text_len = h->text_len;
+                all[j].page = h->page;
+                all[j].start = h->start;
+                all[j].end = h->end;
+            }
+        }
+    }
+    qsort(all, n, sizeof *all, cmp_fused);
+    for (size_t i = k; i < n; i++) hit_clear(&all[i]);
+    out->hits = all;
+    out->n = n < k ? n : k;
+    return RG_OK;
+}
+
+rg_status rg_rag_prompt_build(const char *question, const rg_rag_results *ctx, rg_buf *out,
+                              rg_err *err) {
+    rg_status st = rg_buf_puts(out,
+                               "Answer the question using only the numbered sources below. "
+                               "Cite every statement with its source number in brackets, like [1]. "
+                               "If the sources do not contain the answer, say that you do not "
+                               "know.\n\n<sources>\n");
+    for (size_t i = 0; st == RG_OK && i < ctx->n; i++) {
+        const rg_rag_hit *h = &ctx->hits[i];
+        st = rg_buf_printf(out, "[%zu] %s", i + 1, h->source ? h->source : "?");
+        if (st == RG_OK && h->page > 0) st = rg_buf_printf(out, ", page %d", h->page);
+        if (st == RG_OK && h->heading && h->heading[0]) st = rg_buf_printf(out, ", %s", h->heading);
+        if (st == RG_OK) st = rg_buf_putc(out, '\n');
+        if (st == RG_OK && h->text) st = rg_buf_append(out, h->text, h->text_len);
+        if (st == RG_OK) st = rg_buf_puts(out, "\n\n");
+    }
+    if (st == RG_OK) st = rg_buf_printf(out, "</sources>\n\nQuestion: %s\nAnswer:", question);
+    if (st != RG_OK) return rg_failf(err, st, "rag: prompt too large");
+    return RG_OK;
+}

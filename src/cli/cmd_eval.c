@@ -28,7 +28,8 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ragd eval --beir DIR [--json] [-k1 K1] [-b B] [--no-headings] [--keep DIR]\n\n"
+            "usage: ragd eval --beir DIR [--json] [-k1 K1] [-b B] [--no-headings]\n"
+            "                 [--heading-weight N] [--prox W] [--keep DIR]\n\n"
             "Ingests a BEIR-layout collection (DIR/corpus.jsonl, DIR/queries.jsonl,\n"
             "DIR/qrels/test.tsv) into a temporary data directory through the store,\n"
             "builds the BM25 index, runs every judged query and prints nDCG@10,\n"
@@ -36,8 +37,10 @@ static void usage(FILE *f) {
             "mean query latency.\n\n"
             "  --beir DIR      the collection\n"
             "  --json          one JSON object instead of the table\n"
-            "  -k1 K1, -b B    BM25 parameters (default 1.2, 0.75)\n"
+            "  -k1 K1, -b B    BM25 parameters (default 2.0, 0.75)\n"
             "  --no-headings   do not index titles (chunk headings)\n"
+            "  --heading-weight N  times a title is indexed (default 3)\n"
+            "  --prox W        proximity bonus weight for adjacent query words (default 0)\n"
             "  --keep DIR      use DIR as the data directory and keep it\n");
 }
 
@@ -158,7 +161,8 @@ static void plain_query(char *q) {
 int rg_cmd_eval(int argc, char **argv) {
     const char *beir = NULL, *keep = NULL;
     int json = 0, no_headings = 0;
-    double k1 = 1.2, b = 0.75;
+    double k1 = RG_TEXT_DEFAULT_K1, b = RG_TEXT_DEFAULT_B, prox = 0;
+    long hw = RG_RAG_HEADING_WEIGHT;
     if (rg_cli_wants_help(argc, argv)) {
         usage(stdout);
         return RG_EXIT_OK;
@@ -169,6 +173,13 @@ int rg_cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--keep") && i + 1 < argc) keep = argv[++i];
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--no-headings")) no_headings = 1;
+        else if (!strcmp(a, "--heading-weight") && i + 1 < argc) {
+            if (rg_cli_int(argv[++i], 1, 20, &hw))
+                return rg_cli_usage("eval", "--heading-weight wants an integer in [1, 20], got '%s'", argv[i]);
+        } else if (!strcmp(a, "--prox") && i + 1 < argc) {
+            if (rg_cli_double(argv[++i], &prox) || prox < 0 || prox > 10)
+                return rg_cli_usage("eval", "--prox wants a number in [0, 10], got '%s'", argv[i]);
+        }
         else if ((!strcmp(a, "-k1") || !strcmp(a, "--k1")) && i + 1 < argc) {
             if (rg_cli_double(argv[++i], &k1) || k1 <= 0 || k1 > 100)
                 return rg_cli_usage("eval", "-k1 wants a number in (0, 100], got '%s'", argv[i]);
@@ -290,6 +301,9 @@ int rg_cmd_eval(int argc, char **argv) {
     ro.bm25.k1 = (float)k1;
     ro.bm25.b = (float)b;
     ro.bm25.b_set = 1;
+    ro.bm25.prox = (float)prox;
+    ro.bm25.prox_set = 1;
+    ro.heading_weight = (int)hw;
     ro.no_headings = no_headings;
     ro.no_persist = keep ? 0 : 1;
     if (rg_rag_open(st, tmpdir, "beir", &ro, &rag, NULL, &err) != RG_OK) goto fail;
@@ -447,7 +461,8 @@ int rg_cmd_eval(int argc, char **argv) {
     } else {
         printf("collection   %s (%zu documents, %zu chunks, %zu judged queries)\n", name, c.nids,
                rg_rag_chunks(rag), nevald);
-        printf("BM25         k1 %.3g, b %.3g, headings %s\n", k1, b, no_headings ? "off" : "on");
+        printf("BM25         k1 %.3g, b %.3g, headings %s (weight %ld), proximity %.3g\n", k1, b,
+               no_headings ? "off" : "on", hw, prox);
         printf("nDCG@10      %.4f\n", sum_ndcg / nd);
         printf("MAP@100      %.4f\n", sum_map / nd);
         printf("R@100        %.4f\n", sum_rec / nd);

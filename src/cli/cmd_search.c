@@ -21,7 +21,7 @@ static void usage(FILE *f) {
             "  -c, --collection  collection name\n"
             "  -k N              number of results (default 10, max %d)\n"
             "  --json            JSON output\n"
-            "  -k1 K1, -b B      BM25 parameters (default 1.2, 0.75)\n",
+            "  -k1 K1, -b B      BM25 parameters (default 2.0, 0.75)\n",
             RG_MAX_TOP_K);
 }
 
@@ -29,7 +29,7 @@ int rg_cmd_search(int argc, char **argv) {
     const char *data = NULL, *coll = NULL;
     long k = 10;
     int json = 0, qi = -1;
-    double k1 = 1.2, b = 0.75;
+    double k1 = RG_TEXT_DEFAULT_K1, b = RG_TEXT_DEFAULT_B;
     if (rg_cli_wants_help(argc, argv)) {
         usage(stdout);
         return RG_EXIT_OK;

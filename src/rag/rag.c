@@ -39,8 +39,13 @@ static int build_chunk(void *ud, const rg_store_chunk *c) {
     size_t n = c->text_len;
     if (bc->headings && c->heading && c->heading[0]) {
         rg_buf_reset(&bc->tmp);
-        if (rg_buf_puts(&bc->tmp, c->heading) != RG_OK || rg_buf_putc(&bc->tmp, '\n') != RG_OK ||
-            rg_buf_append(&bc->tmp, c->text, c->text_len) != RG_OK) {
+        /* the heading is repeated: its words weigh like a boosted title field */
+        rg_status s2 = RG_OK;
+        for (int i = 0; i < bc->headings && s2 == RG_OK; i++) {
+            s2 = rg_buf_puts(&bc->tmp, c->heading);
+            if (s2 == RG_OK) s2 = rg_buf_putc(&bc->tmp, '\n');
+        }
+        if (s2 != RG_OK || rg_buf_append(&bc->tmp, c->text, c->text_len) != RG_OK) {
             bc->st = rg_failf(bc->err, RG_NOMEM, "rag: out of memory indexing chunk %lld",
                               (long long)c->id);
             return 1;
@@ -61,7 +66,8 @@ static rg_status rebuild(rg_rag *r, int64_t gen, rg_err *err) {
     rg_text_builder *b;
     rg_status st = rg_text_builder_new(r->a, &b, err);
     if (st != RG_OK) return st;
-    build_ctx bc = {b, !r->o.no_headings, {0}, err, RG_OK};
+    int hw = r->o.heading_weight > 0 ? r->o.heading_weight : RG_RAG_HEADING_WEIGHT;
+    build_ctx bc = {b, r->o.no_headings ? 0 : hw, {0}, err, RG_OK};
     rg_buf_init(&bc.tmp, 0);
     /* the generation is read before the scan: a concurrent write makes the
      * index look stale (rebuilt again), never fresh when it is not */

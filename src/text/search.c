@@ -219,6 +219,51 @@ out:
     return st;
 }
 
+/* Proximity: documents where b follows a within RG__PROX_WINDOW positions
+ * get w * c (k1 + 1) / (c + k1 norm(d)) added, c = such occurrences of a. */
+#define RG__PROX_WINDOW 3
+static rg_status pair_score(const rg_text_index *ix, uint32_t ta, uint32_t tb, float w, float nk1,
+                            float bk1, rg__text_scratch *s, rg_err *err) {
+    cursor ca, cb;
+    uint32_t *pa = NULL, *pb = NULL;
+    size_t capa = 0, capb = 0;
+    cur_init(&ca, ix, ta);
+    cur_init(&cb, ix, tb);
+    if (!cur_next(&ca, 1) || !cur_next(&cb, 1)) return RG_OK;
+    rg_status st = RG_OK;
+    for (;;) {
+        if (ca.doc < cb.doc) {
+            if (!cur_next(&ca, 0)) break;
+            continue;
+        }
+        if (cb.doc < ca.doc) {
+            if (!cur_next(&cb, 0)) break;
+            continue;
+        }
+        uint32_t d = ca.doc;
+        if (s->flag[d] & 1) {
+            int na = cur_positions(&ca, &pa, &capa), nb = cur_positions(&cb, &pb, &capb);
+            if (na < 0 || nb < 0) {
+                st = rg_failf(err, RG_NOMEM, "search: out of memory (positions)");
+                break;
+            }
+            int cnt = 0, j = 0;
+            for (int i = 0; i < na; i++) {
+                while (j < nb && pb[j] <= pa[i]) j++;
+                if (j < nb && pb[j] - pa[i] <= RG__PROX_WINDOW) cnt++;
+            }
+            if (cnt) {
+                float fc = (float)cnt;
+                s->acc[d] += w * fc / (fc + nk1 + bk1 * (float)ix->dl[d]);
+            }
+        }
+        if (!cur_next(&ca, 0) || !cur_next(&cb, 0)) break;
+    }
+    free(pa);
+    free(pb);
+    return st;
+}
+
 /* ---- query compilation ---- */
 
 typedef struct qterm {
@@ -243,7 +288,24 @@ typedef struct compiled {
     size_t ntk, tkcap;
     const rg_text_index *ix;
     int oom;
+    /* positional terms of optional/required word clauses, in query order
+     * (UINT32_MAX breaks the sequence): adjacent pairs get a proximity bonus */
+    uint32_t *seq;
+    size_t nseq, seqcap;
 } compiled;
+
+static int seq_push(compiled *c, uint32_t tid) {
+    if (c->nseq >= RG_MAX_QUERY_TERMS * 4) return 1;
+    if (c->nseq == c->seqcap) {
+        size_t nc = c->seqcap ? c->seqcap * 2 : 32;
+        uint32_t *ns = realloc(c->seq, nc * sizeof *ns);
+        if (!ns) return 0;
+        c->seq = ns;
+        c->seqcap = nc;
+    }
+    c->seq[c->nseq++] = tid;
+    return 1;
+}
 
 static int clause_tok(void *ud, const char *t, size_t n, uint32_t pos, int extra) {
     compiled *c = ud;
@@ -318,6 +380,7 @@ static void compiled_free(compiled *c) {
     free(c->ph);
     free(c->t);
     free(c->tk);
+    free(c->seq);
 }
 
 static rg_status compile(const rg_text_index *ix, const rg_text_analyzer *a, const rg_text_query *q,
@@ -356,6 +419,8 @@ static rg_status compile(const rg_text_index *ix, const rg_text_analyzer *a, con
             continue;
         }
         for (size_t i = 0; i < c->ntk; i++) {
+            if (!cl->phrase && !c->tk[i].extra && !seq_push(c, c->tk[i].tid))
+                return rg_failf(err, RG_NOMEM, "search: out of memory");
             if (c->tk[i].tid == UINT32_MAX) continue;
             qterm *t = add_term(c, c->tk[i].tid);
             if (!t) return rg_failf(err, RG_NOMEM, "search: out of memory");
@@ -443,8 +508,8 @@ rg_status rg_text_search(const rg_text_index *cix, const rg_text_analyzer *a, co
     if (k > RG_MAX_TOP_K) return rg_failf(err, RG_LIMIT, "search: k %zu above %d", k, RG_MAX_TOP_K);
     if (rg_text_analyzer_signature(a) != ix->sig)
         return rg_failf(err, RG_INVALID, "search: analyzer differs from the one the index was built with");
-    double k1 = params && params->k1 > 0 ? params->k1 : 1.2;
-    double b = 0.75;
+    double k1 = params && params->k1 > 0 ? params->k1 : RG_TEXT_DEFAULT_K1;
+    double b = RG_TEXT_DEFAULT_B;
     if (params && (params->b_set || params->b > 0)) b = params->b;
     if (b < 0) b = 0;
     if (b > 1) b = 1;
@@ -508,6 +573,18 @@ rg_status rg_text_search(const rg_text_index *cix, const rg_text_analyzer *a, co
             doc = (uint32_t)d;
             if (s->flag[doc] & 1) s->flag[doc] |= 2;
         }
+    }
+    /* proximity of adjacent query words (each pair once) */
+    float prox = params && params->prox_set ? params->prox : 0.0f;
+    for (size_t i = 0; prox > 0 && i + 1 < c.nseq && st == RG_OK; i++) {
+        uint32_t ta = c.seq[i], tb = c.seq[i + 1];
+        if (ta == UINT32_MAX || tb == UINT32_MAX || ta == tb) continue;
+        int dup = 0;
+        for (size_t j = 0; j < i && !dup; j++) dup = c.seq[j] == ta && c.seq[j + 1] == tb;
+        if (dup) continue;
+        double dfa = ix->df[ta], dfb = ix->df[tb];
+        double idf = 0.5 * (log(1.0 + (N - dfa + 0.5) / (dfa + 0.5)) + log(1.0 + (N - dfb + 0.5) / (dfb + 0.5)));
+        st = pair_score(ix, ta, tb, (float)(prox * idf * (k1 + 1)), nk1, bk1, s, err);
     }
     for (size_t i = 0; i < c.nph && st == RG_OK; i++)
         st = phrase_docs(ix, &c.ph[i], s, c.ph[i].occ == RG_TEXT_MUST, err);

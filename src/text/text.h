@@ -133,10 +133,18 @@ rg_status rg_text_index_load(const char *path, rg_text_index **out, int64_t *gen
 rg_status rg_text_index_load_mem(const unsigned char *data, size_t len, rg_text_index **out,
                                  int64_t *generation, rg_err *err);
 
+/* Defaults chosen on the BEIR fixtures (docs/search.md): k1 2.0 beat 1.2
+ * on both English collections and is neutral on Chinese. */
+#define RG_TEXT_DEFAULT_K1 2.0
+#define RG_TEXT_DEFAULT_B 0.75
+
 typedef struct rg_text_params {
-    float k1; /* 0 -> 1.2 */
-    float b;  /* <0 -> 0.75; 0 is a valid value only via b_set */
-    int b_set; /* 1: use b as given (allows b = 0) */
+    float k1;     /* 0 -> RG_TEXT_DEFAULT_K1 */
+    float b;      /* 0 -> RG_TEXT_DEFAULT_B unless b_set */
+    int b_set;    /* 1: use b as given (allows b = 0) */
+    float prox;   /* weight of a bonus for documents where adjacent query words
+                     occur within 3 positions of each other; 0 (default) = off */
+    int prox_set; /* 1: use prox as given */
 } rg_text_params;
 
 typedef struct rg_text_hit {

@@ -151,9 +151,44 @@ void rg_rag_source_format(const rg_rag_source *s, rg_buf *out) {
 
 #define MAX_SENTS 4096
 
-rg_status rg_rag_answer_extractive(rg_rag *r, const char *question, const rg_rag_answer_opts *opts,
+/* Chinese question words say what is asked, not what to look for; their
+ * bigrams (and the ones they form with neighbours) match noise.  They are
+ * replaced by spaces in the question (never in documents). */
+static const char *const k_zh_ask[] = {
+    "为什么", "為什麼", "什么", "什麼", "甚么", "甚麼", "多少", "哪些", "哪个", "哪個", "哪里",
+    "哪裡", "哪儿", "哪兒", "怎么样", "怎麼樣", "怎么", "怎麼", "怎样", "怎樣", "如何", "是否",
+    "请问", "請問", "几", "幾", "吗", "嗎", "呢", "吧", "？", "?",
+};
+
+char *rg__rag_question_clean(const char *q) {
+    size_t n = strlen(q);
+    char *o = malloc(n + 1);
+    if (!o) return NULL;
+    size_t i = 0, j = 0;
+    while (i < n) {
+        size_t hit = 0;
+        if ((unsigned char)q[i] >= 0x80 || q[i] == '?') {
+            for (size_t k = 0; k < sizeof k_zh_ask / sizeof k_zh_ask[0] && !hit; k++) {
+                size_t l = strlen(k_zh_ask[k]);
+                if (l <= n - i && !memcmp(q + i, k_zh_ask[k], l)) hit = l;
+            }
+        }
+        if (hit) {
+            o[j++] = ' ';
+            i += hit;
+        } else {
+            o[j++] = q[i++];
+        }
+    }
+    o[j] = 0;
+    return o;
+}
+
+rg_status rg_rag_answer_extractive(rg_rag *r, const char *question_in, const rg_rag_answer_opts *opts,
                                    rg_rag_answer *out, rg_err *err) {
     memset(out, 0, sizeof *out);
+    char *question = rg__rag_question_clean(question_in);
+    if (!question) return rg_failf(err, RG_NOMEM, "answer: out of memory");
     size_t kc = opts && opts->k_chunks ? opts->k_chunks : 5;
     size_t maxs = opts && opts->max_sentences ? opts->max_sentences : 3;
     double minc = opts && opts->min_coverage > 0 ? opts->min_coverage : 0.3;
@@ -203,8 +238,10 @@ rg_status rg_rag_answer_extractive(rg_rag *r, const char *question, const rg_rag
     size_t pick = 0;
     if (st == RG_OK && ns) {
         qsort(ss, ns, sizeof *ss, cmp_cover);
+        /* sentences much weaker than the best one are left out */
+        double floor = ss[0].cover * 0.6 > minc ? ss[0].cover * 0.6 : minc;
         for (size_t i = 0; i < ns && pick < maxs; i++) {
-            if (ss[i].cover < minc) break;
+            if (ss[i].cover < floor) break;
             int dup = 0;
             for (size_t j = 0; j < pick && !dup; j++)
                 dup = ss[j].len == ss[i].len &&
@@ -218,7 +255,7 @@ rg_status rg_rag_answer_extractive(rg_rag *r, const char *question, const rg_rag
     rg_buf_init(&b, 0);
     if (st == RG_OK && pick == 0) {
         out->found = 0;
-        rg_buf_puts(&b, has_han(question) ? "未在文档中找到与该问题相关的内容。"
+        rg_buf_puts(&b, has_han(question_in) ? "未在文档中找到与该问题相关的内容。"
                                            : "No relevant passage was found in the documents for this question.");
     } else if (st == RG_OK) {
         out->found = 1;
@@ -258,5 +295,6 @@ rg_status rg_rag_answer_extractive(rg_rag *r, const char *question, const rg_rag
     free(ss);
     rg_rag_results_clear(&res);
     qterms_free(&q);
+    free(question);
     return st;
 }

@@ -9,4 +9,8 @@ const rg_text_index *rg__rag_index_rdlock(rg_rag *r, const rg_text_analyzer **a)
 void rg__rag_unlock(rg_rag *r);
 rg_store *rg__rag_store(rg_rag *r);
 
+/* The question with Chinese interrogative words replaced by spaces
+ * (malloc'd; NULL when out of memory). */
+char *rg__rag_question_clean(const char *q);
+
 #endif

@@ -1,0 +1,90 @@
+/* sched.h - continuous batching over one LLM context: many requests share
+ * one engine thread and one paged KV-cache pool.
+ *
+ * Every engine step gathers the next token of every running sequence and
+ * a chunk of pending prompt tokens into ONE rg_llm_decode, so the weights
+ * are streamed once per step for all sequences (matrix-matrix, not n
+ * matrix-vectors).  Requests join and leave at every step.  KV blocks come
+ * from one pool on demand; when it runs short the newest sequence is
+ * preempted and recomputed later.  A finished sequence's cache stays in
+ * its slot as a prefix cache: a new request whose prompt starts with the
+ * same tokens (system prompt, retrieved sources, earlier turns) reuses
+ * them instead of recomputing; idle slots are evicted LRU.
+ *
+ * Callbacks run on the engine thread and must not block. */
+#ifndef RG_SCHED_H
+#define RG_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/status.h"
+#include "llm/llm.h"
+
+typedef struct rg_sched rg_sched;
+
+typedef struct rg_sched_params {
+    int max_batch;     /* running sequences at most (default 16) */
+    int cache_slots;   /* idle sequences kept as prefix cache (default = max_batch) */
+    int n_ctx;         /* KV pool in tokens over all sequences (0: 4096 * max_batch / 4,
+                          at least the model's context) */
+    int chunk;         /* prompt tokens per step (chunked prefill; default 256) */
+    int n_threads;     /* <= 0: all CPUs */
+    rg_dtype kv_type;  /* F16 default */
+} rg_sched_params;
+
+void rg_sched_params_init(rg_sched_params *p);
+
+typedef enum rg_sched_finish {
+    RG_SCHED_EOG = 0,     /* end-of-generation token */
+    RG_SCHED_LENGTH = 1,  /* max_tokens reached */
+    RG_SCHED_STOPPED = 2, /* on_token asked to stop (stop string, grammar done) */
+    RG_SCHED_CANCELLED = 3,
+    RG_SCHED_ERROR = 4    /* prompt longer than the context, engine error */
+} rg_sched_finish;
+
+typedef struct rg_sched_result {
+    rg_sched_finish finish;
+    int n_prompt, n_cached, n_gen; /* n_cached: prompt tokens taken from the prefix cache */
+    double ttft_s, total_s;        /* from submit */
+    char error[160];
+} rg_sched_result;
+
+typedef struct rg_sched_req {
+    const int32_t *prompt; /* copied at submit */
+    int n_prompt;
+    int max_tokens;
+    rg_llm_sampler_params sampling;
+    /* Each generated token (not the EOG one); return nonzero to stop. */
+    int (*on_token)(void *ud, int32_t token);
+    /* Optional: adjust logits (n_vocab) before sampling, e.g. a grammar
+     * mask (set disallowed entries to -INFINITY). */
+    void (*on_logits)(void *ud, float *logits, int n_vocab);
+    /* Exactly once per accepted submit, last. */
+    void (*on_done)(void *ud, const rg_sched_result *r);
+    void *ud;
+} rg_sched_req;
+
+typedef struct rg_sched_metrics {
+    int running, waiting, cached_slots;
+    int kv_blocks_total, kv_blocks_free;
+    int64_t kv_tokens_stored;       /* positions held by all sequences */
+    int64_t prompt_tokens, prompt_tokens_cached; /* prefix-cache hit rate = cached / prompt */
+    int64_t generated_tokens, steps, preemptions;
+} rg_sched_metrics;
+
+/* Creates the context and starts the engine thread.  m must outlive the
+ * scheduler.  *out owned by the caller (rg_sched_free). */
+rg_status rg_sched_new(const rg_llm_model *m, const rg_sched_params *p, rg_sched **out, rg_err *err);
+/* Stops the engine: pending and running requests finish CANCELLED. */
+void rg_sched_free(rg_sched *s);
+/* Queues a request; returns its id (> 0), or -1 with err set (then no
+ * callback fires). Thread-safe. */
+int64_t rg_sched_submit(rg_sched *s, const rg_sched_req *r, rg_err *err);
+/* Cancels a request (client gone): its slot is freed at the next step.
+ * Thread-safe; unknown or finished ids are ignored. */
+void rg_sched_cancel(rg_sched *s, int64_t id);
+void rg_sched_metrics_get(rg_sched *s, rg_sched_metrics *out);
+const rg_llm_model *rg_sched_model(const rg_sched *s);
+
+#endif

@@ -401,6 +401,10 @@ RG_TEST(nn_get_row) {
     rg_nn_get_row(RG_DTYPE_Q6_K, q, 256, 2, y);
     rg_nn_dequant_row(RG_DTYPE_Q6_K, q + 2 * 210, z, 256);
     CHECK(memcmp(y, z, sizeof y) == 0);
+    /* types without a dequantizer give zeros, never a crash */
+    CHECK(rg_nn_can_dequant(RG_DTYPE_Q6_K) && !rg_nn_can_dequant(RG_DTYPE_Q4_1));
+    rg_nn_dequant_row(RG_DTYPE_Q4_1, q, y, 32);
+    for (int i = 0; i < 32; i++) CHECK(y[i] == 0);
 }
 
 /* ---- fixtures: llama.cpp-quantized tiny-llama files ---- */

@@ -24,8 +24,12 @@ uint16_t rg_f32_to_bf16(float f); /* round to nearest even, as ggml */
 /* ---- rows ---- */
 
 /* Dequantizes n elements (a multiple of the block size) of type t from src
- * into dst. */
+ * into dst.  Types without a dequantizer (see rg_nn_can_dequant) give
+ * zeros: loaders check tensor types first. */
 void rg_nn_dequant_row(rg_dtype t, const void *src, float *dst, int64_t n);
+/* True when rg_nn_dequant_row / rg_nn_get_row support type t (F32, F16,
+ * BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q5_K, Q6_K, Q8_K). */
+int rg_nn_can_dequant(rg_dtype t);
 /* Quantizes n f32 values into type t (dst has rg_dtype_row_bytes bytes).
  * Bit-exact with ggml's reference quantizers for Q8_0, Q4_0, Q5_0, Q4_K,
  * Q5_K, Q6_K, Q8_K, F16, BF16. Returns RG_UNSUPPORTED for other types. */

@@ -189,14 +189,23 @@ void rg_nn_dequant_row(rg_dtype t, const void *src, float *dst, int64_t n) {
     case RG_DTYPE_Q5_K: deq_q5_K(src, dst, n / RG_QK_K); break;
     case RG_DTYPE_Q6_K: deq_q6_K(src, dst, n / RG_QK_K); break;
     case RG_DTYPE_Q8_K: deq_q8_K(src, dst, n / RG_QK_K); break;
-    default: assert(!"rg_nn_dequant_row: unsupported type"); memset(dst, 0, (size_t)n * 4);
+    default: memset(dst, 0, (size_t)n * 4);
+    }
+}
+
+int rg_nn_can_dequant(rg_dtype t) {
+    switch (t) {
+    case RG_DTYPE_F32: case RG_DTYPE_F16: case RG_DTYPE_BF16: case RG_DTYPE_Q4_0:
+    case RG_DTYPE_Q5_0: case RG_DTYPE_Q8_0: case RG_DTYPE_Q4_K: case RG_DTYPE_Q5_K:
+    case RG_DTYPE_Q6_K: case RG_DTYPE_Q8_K: return 1;
+    default: return 0;
     }
 }
 
 void rg_nn_get_row(rg_dtype t, const void *w, int64_t k, int64_t j, float *out) {
     uint64_t rb = 0;
-    if (rg_dtype_row_bytes(t, (uint64_t)k, &rb)) {
-        assert(!"rg_nn_get_row: bad row");
+    if (rg_dtype_row_bytes(t, (uint64_t)k, &rb)) { /* unknown type or bad k: zeros */
+        memset(out, 0, (size_t)(k > 0 ? k : 0) * sizeof(float));
         return;
     }
     rg_nn_dequant_row(t, (const char *)w + (size_t)j * rb, out, k);

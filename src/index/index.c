@@ -291,10 +291,19 @@ static inline uint32_t *links_at(const rg_index *ix, uint32_t i, int lev) {
     return lev == 0 ? links0(ix, i) : ix->upper[i] + (size_t)(lev - 1) * (ix->M + 1);
 }
 
+/* Starts loading the first lines of node i's vector (issued for every
+ * fresh neighbour before any distance is computed). */
 static inline void prefetch_vec(const rg_index *ix, uint32_t i) {
     const char *p = (const char *)(ix->l0 + (size_t)i * ix->blk);
     size_t n = ix->vec_bytes < 256 ? ix->vec_bytes : 256;
     for (size_t o = 0; o < n; o += 64) __builtin_prefetch(p + o);
+}
+
+/* The rest of node i's vector: issued one neighbour ahead, so a 1.5 KB
+ * vector streams in while the previous distance is computed. */
+static inline void prefetch_rest(const rg_index *ix, uint32_t i) {
+    const char *p = (const char *)(ix->l0 + (size_t)i * ix->blk);
+    for (size_t o = 256; o < ix->vec_bytes; o += 64) __builtin_prefetch(p + o);
 }
 
 static inline void cpu_relax(void) {
@@ -554,7 +563,7 @@ static int search_layer(rg_index *ix, rg__searcher *s, const rg__query *q, uint3
         cand = s->cand;
         for (uint32_t j = 0; j < nf; j++) {
             uint32_t nb = fresh[j];
-            if (j + 1 < nf) prefetch_vec(ix, fresh[j + 1]);
+            if (j + 1 < nf) prefetch_rest(ix, fresh[j + 1]);
             float d = dist_q(ix, q, nb);
             if (nr < ef || d < lower) {
                 hmin_push(cand, &nc, (rg__pair){d, nb});

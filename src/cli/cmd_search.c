@@ -127,6 +127,7 @@ int rg_cmd_search(int argc, char **argv) {
             }
             printf("%s\n", n < h->text_len ? " ..." : "");
         }
+        fflush(stdout);
         fprintf(stderr, "(%zu results in %.2f ms)\n", res.n, ms);
     }
     if (s == RG_OK) rg_rag_results_clear(&res);

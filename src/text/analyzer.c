@@ -202,8 +202,25 @@ static int has_han(const char *s, size_t n) {
 rg_status rg_text_normalize(const rg_text_analyzer *a, const char *text, size_t len, char **out,
                             size_t *out_len, rg_err *err) {
     pthread_once(&g_once, load_resources);
+    if (!text) text = "", len = 0;
+    /* ASCII fast path: NFKC is the identity there, case folding is
+     * tolower, and control characters only separate words (as spaces). */
+    size_t k = 0;
+    while (k < len && (unsigned char)text[k] < 0x80) k++;
+    if (k == len) {
+        char *d = malloc(len + 1);
+        if (!d) return rg_failf(err, RG_NOMEM, "text: out of memory normalising %zu bytes", len);
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = (unsigned char)text[i];
+            d[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : (c < 0x20 || c == 0x7f) ? ' ' : c);
+        }
+        d[len] = 0;
+        *out = d;
+        if (out_len) *out_len = len;
+        return RG_OK;
+    }
     size_t sn = 0;
-    char *s = sanitize(text ? text : "", text ? len : 0, &sn);
+    char *s = sanitize(text, len, &sn);
     if (!s) return rg_failf(err, RG_NOMEM, "text: out of memory normalising %zu bytes", len);
     utf8proc_uint8_t *dst = NULL;
     utf8proc_ssize_t r = 0;

@@ -7,7 +7,9 @@
 #include "cli/cli.h"
 #include "cli/cli_llm.h"
 #include "core/clock.h"
+#include "core/file.h"
 #include "core/limits.h"
+#include "grammar/grammar.h"
 
 static void help(void) {
     printf("usage: ragd run -m MODEL.gguf (-p TEXT | --prompt-ids \"1 2 3\") [options]\n\n"
@@ -19,6 +21,9 @@ static void help(void) {
            "  --ids                print generated token ids (one line) instead of text\n"
            "  --ignore-eos         do not stop at the end-of-text token\n"
            "  --stats              print prompt and generation speed to stderr\n"
+           "  --grammar FILE       constrain the output to a GBNF grammar (llama.cpp's format)\n"
+           "  --json-schema S      constrain the output to a JSON Schema (a file, or inline JSON)\n"
+           "  --json               constrain the output to a JSON object\n"
            "%s%s",
            rg__cli_llm_help_model, rg__cli_llm_help_sampling);
 }
@@ -32,7 +37,8 @@ int rg_cmd_run(int argc, char **argv) {
     rg__cli_llm o;
     rg__cli_llm_init(&o);
     const char *ids_s = NULL, *text = NULL;
-    int n_predict = 128, print_ids = 0, ignore_eos = 0, stats = 0;
+    int n_predict = 128, print_ids = 0, ignore_eos = 0, stats = 0, any_json = 0;
+    const char *grammar_file = NULL, *schema_arg = NULL;
     for (int i = 1; i < argc;) {
         int r = rg__cli_llm_opt(cmd, &o, argc, argv, &i, true);
         if (r > 1) return r - 1;
@@ -42,6 +48,13 @@ int rg_cmd_run(int argc, char **argv) {
         if (!strcmp(a, "--ids")) print_ids = 1;
         else if (!strcmp(a, "--ignore-eos")) ignore_eos = 1;
         else if (!strcmp(a, "--stats")) stats = 1;
+        else if (!strcmp(a, "--json")) any_json = 1;
+        else if ((!strcmp(a, "--grammar") || !strcmp(a, "--json-schema")) && v) {
+            if (a[2] == 'g') grammar_file = v;
+            else schema_arg = v;
+            i += 2;
+            continue;
+        }
         else if (!strcmp(a, "--prompt-ids") || !strcmp(a, "-p") || !strcmp(a, "--prompt") ||
                  !strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
             if (!v) return rg_cli_usage(cmd, "%s needs a value", a);
@@ -78,6 +91,40 @@ int rg_cmd_run(int argc, char **argv) {
         fprintf(stderr, "ragd: run: the model has no usable tokenizer: printing ids (--ids)\n");
         print_ids = 1;
     }
+    rg_grammar *gram = NULL;
+    rg_grammar_state *gst = NULL;
+    rg_grammar_vocab *gvoc = NULL;
+    uint8_t *gmask = NULL;
+    if (!rc && (grammar_file || schema_arg || any_json)) {
+        rg_err gerr;
+        rg_status grc = RG_OK;
+        char *text_g = NULL;
+        size_t glen = 0;
+        if (grammar_file) {
+            grc = rg_file_read(grammar_file, 1 << 22, &text_g, &glen, &gerr);
+            if (!grc) grc = rg_grammar_parse(text_g, glen, NULL, &gram, &gerr);
+        } else if (schema_arg) {
+            if (schema_arg[0] == '{' || schema_arg[0] == '[') grc = rg_grammar_from_json_schema(schema_arg, strlen(schema_arg), &gram, &gerr);
+            else {
+                grc = rg_file_read(schema_arg, 1 << 22, &text_g, &glen, &gerr);
+                if (!grc) grc = rg_grammar_from_json_schema(text_g, glen, &gram, &gerr);
+            }
+        } else {
+            grc = rg_grammar_json_object(&gram, &gerr);
+        }
+        free(text_g);
+        if (grc) rc = rg_cli_fail(cmd, &gerr);
+        else if (!tx.tok) rc = rg_cli_usage(cmd, "a grammar needs the model's tokenizer");
+        else {
+            gst = rg_grammar_state_new(gram);
+            gvoc = rg_grammar_vocab_from_tok(tx.tok);
+            gmask = malloc((size_t)rg_llm_model_hparams(m)->n_vocab);
+            if (!gst || !gvoc || !gmask) {
+                rg_failf(&gerr, RG_NOMEM, "out of memory");
+                rc = rg_cli_fail(cmd, &gerr);
+            }
+        }
+    }
     int32_t *prompt = NULL;
     int n_prompt = 0;
     if (ids_s) {
@@ -111,8 +158,14 @@ int rg_cmd_run(int argc, char **argv) {
         rg__cli_detok dt;
         rg__cli_detok_init(&dt);
         while (!rc && n_gen < n_predict) {
-            int32_t t = rg_llm_sample(s, rg_llm_logits(c, 0));
+            float *lg = rg_llm_logits(c, 0);
+            if (gst && rg_grammar_constrain(gst, gvoc, lg, n_predict - n_gen, gmask) == 0) break;
+            int32_t t = rg_llm_sample(s, lg);
             rg_llm_sampler_accept(s, t);
+            if (gst) {
+                if (rg__cli_text_is_eog(&tx, t)) break; /* allowed only when the document is complete */
+                rg_grammar_accept_token(gst, gvoc, t);
+            }
             if (!ignore_eos && rg__cli_text_is_eog(&tx, t)) break;
             if (print_ids) printf(n_gen ? " %d" : "%d", t);
             else rg__cli_detok_put(&tx, &dt, t, stdout);
@@ -133,6 +186,10 @@ int rg_cmd_run(int argc, char **argv) {
                     (t2 - t1) / 1e9, n_gen / ((t2 - t1) / 1e9 + 1e-12));
     }
     rg_llm_sampler_free(s);
+    rg_grammar_state_free(gst);
+    rg_grammar_vocab_free(gvoc);
+    rg_grammar_free(gram);
+    free(gmask);
     free(prompt);
     rg__cli_text_close(&tx);
     rg_llm_ctx_free(c);

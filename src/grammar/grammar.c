@@ -9,11 +9,13 @@
  * during the trie walk. */
 #include "grammar/grammar.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/utf8.h"
+#include "tok/tok.h"
 
 enum { E_END, E_ALT, E_REF, E_CHAR, E_CHAR_NOT, E_RNG_UPPER, E_CHAR_ALT, E_ANY };
 
@@ -762,12 +764,19 @@ static void partial_range(const uint8_t *pend, int npend, int need, uint32_t *lo
     int rest = need - npend;
     *lo = v << (6 * rest);
     *hi = (v << (6 * rest)) | ((1u << (6 * rest)) - 1);
+    /* only the shortest encoding is valid: overlongs can never complete */
+    uint32_t min = need == 2 ? 0x80 : need == 3 ? 0x800 : 0x10000;
+    if (*lo < min) *lo = min;
+    if (*hi > 0x10FFFF) *hi = 0x10FFFF;
+    /* a prefix that can only become a surrogate can never complete */
+    if (*lo >= 0xD800 && *hi <= 0xDFFF) *lo = *hi + 1;
 }
 
 static int partial_ok(const rg_grammar *g, const pool *P, size_t eoff, size_t n, const uint8_t *pend,
                       int npend, int need) {
     uint32_t lo, hi;
     partial_range(pend, npend, need, &lo, &hi);
+    if (lo > hi) return 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t off = P->e[eoff + 2 * i], len = P->e[eoff + 2 * i + 1];
         if (len && match_range(g, P->w[off + len - 1], lo, hi)) return 1;
@@ -838,7 +847,8 @@ int rg_grammar_distance(const rg_grammar_state *s) {
         for (uint32_t k = 0; k < len; k++) d += s->g->pos_min[s->P.w[off + k]];
         if (d < best) best = d;
     }
-    return (int)(best + (s->npend ? 1 : 0));
+    /* a code point in progress may need one token per missing byte */
+    return (int)(best + (s->npend ? s->need - s->npend : 0));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1008,4 +1018,61 @@ int rg_grammar_distance_after(const rg_grammar_state *s, const rg_grammar_vocab 
     int d = rg_grammar_accept(c, v->piece[id], v->len[id]) ? rg_grammar_distance(c) : -1;
     rg_grammar_state_free(c);
     return d;
+}
+
+int rg_grammar_constrain(const rg_grammar_state *s, const rg_grammar_vocab *v, float *logits,
+                         int budget, uint8_t *mask) {
+    int n = rg_grammar_mask(s, v, mask);
+    /* near the end of the budget, keep only tokens that leave a way home;
+     * a token spans at most its bytes in code points, so far from the
+     * end no token can matter (+64 is slack for structure it opens) */
+    int check = budget > 0 && budget <= rg_grammar_distance(s) + 64;
+    int left = 0;
+    for (int i = 0; i < v->n_vocab; i++) {
+        if (mask[i] && check) {
+            int d = rg_grammar_distance_after(s, v, i);
+            if (d < 0 || d > budget - 1) mask[i] = 0;
+        }
+        if (!mask[i]) logits[i] = -INFINITY;
+        else left++;
+    }
+    (void)n;
+    if (left == 0 && check) { /* nothing fits: at least stay inside the grammar */
+        rg_grammar_mask(s, v, mask);
+        int best = -1, bd = INF_LEN;
+        for (int i = 0; i < v->n_vocab; i++) {
+            if (!mask[i]) continue;
+            int d = rg_grammar_distance_after(s, v, i);
+            if (d >= 0 && d < bd) bd = d, best = i;
+        }
+        if (best >= 0) {
+            logits[best] = 0;
+            left = 1;
+        }
+    }
+    return left;
+}
+
+rg_grammar_vocab *rg_grammar_vocab_from_tok(const rg_tok *t) {
+    int n = rg_tok_n_vocab(t);
+    const char **pieces = calloc((size_t)n, sizeof *pieces);
+    size_t *lens = calloc((size_t)n, sizeof *lens);
+    int32_t *eog = calloc((size_t)n, sizeof *eog);
+    rg_grammar_vocab *v = NULL;
+    if (pieces && lens && eog) {
+        int ne = 0;
+        for (int32_t i = 0; i < n; i++) {
+            if (rg_tok_is_eog(t, i)) {
+                eog[ne++] = i;
+                continue;
+            }
+            if (rg_tok_is_control(t, i)) continue;
+            pieces[i] = rg_tok_piece(t, i, &lens[i]);
+        }
+        v = rg_grammar_vocab_new(pieces, lens, n, eog, ne);
+    }
+    free(pieces);
+    free(lens);
+    free(eog);
+    return v;
 }

@@ -46,7 +46,8 @@ bool rg_grammar_accept(rg_grammar_state *s, const char *bytes, size_t n);
 bool rg_grammar_done(const rg_grammar_state *s);
 /* True when nothing more can be accepted (complete and no continuation). */
 bool rg_grammar_finished(const rg_grammar_state *s);
-/* Fewest code points still needed to complete (0 when done). */
+/* Fewest tokens still needed to complete (0 when done): code points,
+ * plus the missing bytes of a code point in progress. */
 int rg_grammar_distance(const rg_grammar_state *s);
 
 /* The vocabulary as raw bytes per token id; pieces[i] NULL (or special[i])
@@ -56,6 +57,11 @@ int rg_grammar_distance(const rg_grammar_state *s);
 rg_grammar_vocab *rg_grammar_vocab_new(const char *const *pieces, const size_t *lens, int n_vocab,
                                        const int32_t *eog, int n_eog);
 void rg_grammar_vocab_free(rg_grammar_vocab *v);
+/* The vocabulary of a model's tokenizer: each token's bytes
+ * (rg_tok_piece); control/unknown tokens never allowed, end-of-generation
+ * tokens allowed when the grammar is done.  NULL on OOM. */
+struct rg_tok;
+rg_grammar_vocab *rg_grammar_vocab_from_tok(const struct rg_tok *t);
 /* allowed[i] = 1 when token i may come next (n_vocab bytes). Returns the
  * number allowed. Thread-compatible: one call per state at a time. */
 int rg_grammar_mask(const rg_grammar_state *s, const rg_grammar_vocab *v, uint8_t *allowed);
@@ -66,6 +72,14 @@ bool rg_grammar_allows(const rg_grammar_state *s, const rg_grammar_vocab *v, int
  * it could not finish after (every token carries at least one code
  * point, so distance <= remaining tokens keeps the output complete). */
 int rg_grammar_distance_after(const rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id);
+/* Constrains logits (n_vocab) for the next token: entries the grammar
+ * does not allow become -INFINITY, and when `budget` (tokens left, <= 0
+ * for no limit) runs close to the distance to a complete document, so do
+ * tokens after which it could not be finished in time.  mask is caller
+ * scratch of n_vocab bytes.  Returns the number of tokens left allowed
+ * (0: the grammar is stuck; the caller should stop). */
+int rg_grammar_constrain(const rg_grammar_state *s, const rg_grammar_vocab *v, float *logits,
+                         int budget, uint8_t *mask);
 /* Feeds token id (an eog token is accepted when done). */
 bool rg_grammar_accept_token(rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id);
 

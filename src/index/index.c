@@ -517,9 +517,27 @@ static void greedy(rg_index *ix, const rg__query *q, int lev, uint32_t *cur, flo
 /* Beam search on layer lev from ep.  Results (up to ef, only nodes passing
  * filter/deletion when check is true) go to s->res as a max-heap of *nres.
  * Returns 0, or -1 on out of memory. */
-static int search_layer(rg_index *ix, rg__searcher *s, const rg__query *q, uint32_t ep, float epd,
-                        int lev, int ef, bool locked, bool check, const rg_index_filter *f,
-                        int *nres) {
+/* dist_q with the storage/metric known at compile time (search_layer is
+ * cloned per combination below, so the hot loop has no mode branches). */
+static inline __attribute__((always_inline)) float dist_fixed(const rg_index *ix,
+                                                              const rg__query *q, uint32_t i,
+                                                              bool i8, bool l2) {
+    const unsigned char *v = ix->l0 + (size_t)i * ix->blk;
+    if (i8) {
+        float sc, n2;
+        memcpy(&sc, v, 4);
+        memcpy(&n2, v + 4, 4);
+        float dot = q->scale * sc * (float)ix->k->dot_i8(q->q, (const int8_t *)(v + 8), ix->d);
+        return l2 ? q->norm2 + n2 - 2 * dot : 1.0f - dot;
+    }
+    const float *f = (const float *)v;
+    return l2 ? ix->k->l2_f32(q->f, f, ix->d) : 1.0f - ix->k->dot_f32(q->f, f, ix->d);
+}
+
+static inline __attribute__((always_inline)) int
+search_layer_impl(rg_index *ix, rg__searcher *s, const rg__query *q, uint32_t ep, float epd,
+                  int lev, int ef, bool locked, bool check, const rg_index_filter *f, int *nres,
+                  bool i8, bool l2) {
     uint16_t tag = next_tag(s);
     uint16_t *vis = s->vis;
     rg__pair *res = s->res, *cand = s->cand;
@@ -564,7 +582,7 @@ static int search_layer(rg_index *ix, rg__searcher *s, const rg__query *q, uint3
         for (uint32_t j = 0; j < nf; j++) {
             uint32_t nb = fresh[j];
             if (j + 1 < nf) prefetch_rest(ix, fresh[j + 1]);
-            float d = dist_q(ix, q, nb);
+            float d = dist_fixed(ix, q, nb, i8, l2);
             if (nr < ef || d < lower) {
                 hmin_push(cand, &nc, (rg__pair){d, nb});
                 if (!check || node_ok(ix, f, nb)) {
@@ -577,6 +595,22 @@ static int search_layer(rg_index *ix, rg__searcher *s, const rg__query *q, uint3
     }
     *nres = nr;
     return 0;
+}
+
+static int search_layer(rg_index *ix, rg__searcher *s, const rg__query *q, uint32_t ep, float epd,
+                        int lev, int ef, bool locked, bool check, const rg_index_filter *f,
+                        int *nres) {
+#define SL(L, C, I8, L2) search_layer_impl(ix, s, q, ep, epd, lev, ef, L, C, f, nres, I8, L2)
+    if (locked && !check) { /* build */
+        if (ix->i8) return ix->l2 ? SL(true, false, true, true) : SL(true, false, true, false);
+        return ix->l2 ? SL(true, false, false, true) : SL(true, false, false, false);
+    }
+    if (!locked && check) { /* query */
+        if (ix->i8) return ix->l2 ? SL(false, true, true, true) : SL(false, true, true, false);
+        return ix->l2 ? SL(false, true, false, true) : SL(false, true, false, false);
+    }
+    return SL(locked, check, ix->i8, ix->l2);
+#undef SL
 }
 
 /* hnswlib's getNeighborsByHeuristic2 (Malkov & Yashunin, alg. 4): keep a

@@ -336,7 +336,7 @@ static int step(rg_sched *s) {
         rg_llm_sampler_accept(j->smp, t);
         if (j->t_first == 0) j->t_first = rg_now_s();
         s->met.generated_tokens++;
-        if (rg_tok_is_eog(s->tok, t)) {
+        if (s->tok && rg_tok_is_eog(s->tok, t)) {
             finish(s, j, RG_SCHED_EOG, NULL);
             continue;
         }
@@ -440,7 +440,11 @@ rg_status rg_sched_new(const rg_llm_model *m, const rg_sched_params *pp, rg_sche
     s->seq_ctx = rg_llm_ctx_params_get(s->ctx)->n_ctx;
     if (hp->n_ctx_train > 0 && hp->n_ctx_train < s->seq_ctx) s->seq_ctx = hp->n_ctx_train;
     s->met.kv_blocks_total = rg_llm_kv_free_slots(s->ctx) / RG_LLM_KV_BLOCK;
-    if ((rc = rg_tok_from_gguf(rg_llm_model_gguf(m), &s->tok, err))) goto fail;
+    /* the tokenizer tells end-of-generation tokens; a model without one
+     * (benchmark models) simply generates until max_tokens */
+    if (rg_gguf_find_kv(rg_llm_model_gguf(m), "tokenizer.ggml.model") >= 0 &&
+        (rc = rg_tok_from_gguf(rg_llm_model_gguf(m), &s->tok, err)))
+        goto fail;
     s->slots = calloc((size_t)s->n_slots, sizeof *s->slots);
     s->b_tok = malloc(sizeof(int32_t) * (size_t)s->n_batch);
     s->b_pos = malloc(sizeof(int32_t) * (size_t)s->n_batch);
@@ -484,7 +488,7 @@ void rg_sched_free(rg_sched *s) {
         free(s->b_take);
     free(s->cancel_ids);
     rg_llm_ctx_free(s->ctx);
-    rg_tok_free(s->tok);
+    if (s->tok) rg_tok_free(s->tok);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);

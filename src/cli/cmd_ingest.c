@@ -8,6 +8,7 @@
  * skipped.  Exit status: 0 when every file was ingested or unchanged, 1
  * when any file failed (the others are still committed), 2 usage. */
 #include <dirent.h>
+#include <jansson.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,9 @@
 
 #include "cli/cli.h"
 #include "core/clock.h"
+#include "core/file.h"
 #include "core/limits.h"
+#include "guard/guard.h"
 #include "ingest/ingest.h"
 #include "store/store.h"
 
@@ -42,6 +45,12 @@ static void help(void) {
            "                      directory but no longer exists there\n"
            "  --no-fsync          synchronous=NORMAL: survives kill -9, not power loss\n"
            "  -q, --quiet         no per-document lines, only the summary\n"
+           "  --redact            redact personal data (IDs, phones, cards, email,\n"
+           "                      names...) in chunk text, headings and titles before\n"
+           "                      they are stored; remembered by the collection, so\n"
+           "                      later ingests into it are redacted too\n"
+           "  --redact-policy F   guard policy JSON for that (implies --redact; stored\n"
+           "                      in the collection's settings; see docs/guard.md)\n"
            "\n"
            "stdout: 'committed <doc-id> <path> <n> chunks' once its transaction committed,\n"
            "        'unchanged <doc-id> <path>', then a summary.\n"
@@ -247,6 +256,94 @@ static int prune_collect(void *ud, const rg_store_doc *d) {
     return 0;
 }
 
+/* ---- ingest-time redaction (guard/) ---- */
+
+typedef struct redact_ctx {
+    rg_guard *g;
+    rg_guard_stats total;
+} redact_ctx;
+
+static rg_status redact_chunk(void *ud, const char *text, size_t len, rg_buf *out, rg_err *err) {
+    redact_ctx *c = ud;
+    rg_guard_stats st;
+    rg_status s = rg_guard_redact(c->g, text, len, out, &st);
+    if (s) return rg_failf(err, s, "redaction: %s", rg_status_message(s));
+    for (int t = 0; t < RG_PII__COUNT; t++) c->total.count[t] += st.count[t];
+    c->total.total += st.total;
+    return RG_OK;
+}
+
+/* Redaction is a property of the collection: settings {"redact":true,
+ * "redact_policy":{...}}.  --redact / --redact-policy turn it on (and store
+ * it); a collection that already holds unredacted documents is refused,
+ * since unchanged files would never be rewritten. */
+static rg_status setup_redaction(rg_store *s, const char *coll, int64_t cid, int want,
+                                 const char *policy_path, redact_ctx *ctx, rg_err *err) {
+    rg_store_collection c;
+    rg_status st = rg_store_collection_get_id(s, cid, &c, err);
+    if (st) return st;
+    json_error_t je;
+    json_t *set = json_loads(c.settings_json ? c.settings_json : "{}", 0, &je);
+    if (!json_is_object(set)) {
+        json_decref(set);
+        set = json_object();
+    }
+    int on = json_is_true(json_object_get(set, "redact"));
+    json_t *pol = json_object_get(set, "redact_policy");
+    char *pol_text = NULL;
+    size_t pol_len = 0;
+    int changed = 0;
+    if (policy_path) {
+        st = rg_file_read(policy_path, 1u << 20, &pol_text, &pol_len, err);
+        if (st) goto out;
+        json_t *pj = json_loadb(pol_text, pol_len, 0, &je);
+        if (!json_is_object(pj)) {
+            json_decref(pj);
+            st = rg_failf(err, RG_FORMAT, "%s: line %d column %d: %s", policy_path, je.line,
+                          je.column, pj ? "expected a JSON object" : je.text);
+            goto out;
+        }
+        json_object_set_new(set, "redact_policy", pj);
+        changed = 1;
+    } else if (json_is_object(pol)) {
+        pol_text = json_dumps(pol, JSON_COMPACT);
+        pol_len = pol_text ? strlen(pol_text) : 0;
+    }
+    if (want && !on) {
+        if (c.n_documents > 0) {
+            st = rg_failf(err, RG_INVALID,
+                          "collection '%s' already holds %lld documents stored without "
+                          "redaction; ingest into a new collection to redact",
+                          coll, (long long)c.n_documents);
+            goto out;
+        }
+        json_object_set_new(set, "redact", json_true());
+        on = 1;
+        changed = 1;
+    }
+    if (!on) goto out;
+    st = rg_guard_open(&ctx->g, pol_text, pol_len, err);
+    if (st) {
+        rg_err_prefix(err, "%s", policy_path ? policy_path : "collection redact_policy");
+        goto out;
+    }
+    if (changed) {
+        char *js = json_dumps(set, JSON_COMPACT | JSON_SORT_KEYS);
+        st = js ? rg_store_collection_set_settings(s, cid, js, err)
+                : rg_failf(err, RG_NOMEM, "out of memory");
+        free(js);
+        if (st) {
+            rg_guard_free(ctx->g);
+            ctx->g = NULL;
+        }
+    }
+out:
+    free(pol_text);
+    json_decref(set);
+    rg_store_collection_clear(&c);
+    return st;
+}
+
 int rg_cmd_ingest(int argc, char **argv) {
     const char *cmd = "ingest";
     if (rg_cli_wants_help(argc, argv)) {
@@ -258,7 +355,8 @@ int rg_cmd_ingest(int argc, char **argv) {
     rg_ingest_opts io = {0};
     io.chunk.size = RG_CHUNK_SIZE_DEFAULT;
     io.chunk.overlap = RG_CHUNK_OVERLAP_DEFAULT;
-    int quiet = 0, no_fsync = 0;
+    int quiet = 0, no_fsync = 0, redact = 0;
+    const char *redact_policy = NULL;
     long batch_ms = 500;
     int prune = 0;
     pathlist paths = {0};
@@ -279,10 +377,11 @@ int rg_cmd_ingest(int argc, char **argv) {
         }
         if (!strcmp(a, "--data") || !strcmp(a, "-c") || !strcmp(a, "--collection") ||
             !strcmp(a, "--chunk-size") || !strcmp(a, "--overlap") || !strcmp(a, "--type") ||
-            !strcmp(a, "--batch-ms")) {
+            !strcmp(a, "--batch-ms") || !strcmp(a, "--redact-policy")) {
             if (i + 1 >= argc) return rg_cli_usage(cmd, "%s needs a value", a);
             const char *val = argv[++i];
             if (!strcmp(a, "--data")) data = val;
+            else if (!strcmp(a, "--redact-policy")) redact_policy = val, redact = 1;
             else if (!strcmp(a, "-c") || !strcmp(a, "--collection")) coll = val;
             else if (!strcmp(a, "--batch-ms")) {
                 if (rg_cli_int(val, 0, 60000, &batch_ms))
@@ -314,6 +413,8 @@ int rg_cmd_ingest(int argc, char **argv) {
             no_fsync = 1;
         } else if (!strcmp(a, "--prune")) {
             prune = 1;
+        } else if (!strcmp(a, "--redact")) {
+            redact = 1;
         } else {
             return rg_cli_usage(cmd, "unknown option '%s'", a);
         }
@@ -335,7 +436,7 @@ int rg_cmd_ingest(int argc, char **argv) {
             is_path = 1;
         else if (!strcmp(a, "--data") || !strcmp(a, "-c") || !strcmp(a, "--collection") ||
                  !strcmp(a, "--chunk-size") || !strcmp(a, "--overlap") || !strcmp(a, "--type") ||
-                 !strcmp(a, "--batch-ms")) {
+                 !strcmp(a, "--batch-ms") || !strcmp(a, "--redact-policy")) {
             i++;
             continue;
         } else if (!strcmp(a, "--")) {
@@ -383,6 +484,16 @@ int rg_cmd_ingest(int argc, char **argv) {
     if (rg_store_collection_ensure(s, coll, &cid, &err)) {
         rg_store_close(s);
         return rg_cli_fail(cmd, &err);
+    }
+
+    redact_ctx rc_ctx = {0};
+    if (setup_redaction(s, coll, cid, redact, redact_policy, &rc_ctx, &err)) {
+        rg_store_close(s);
+        return rg_cli_fail(cmd, &err);
+    }
+    if (rc_ctx.g) {
+        io.filter = redact_chunk;
+        io.filter_ud = &rc_ctx;
     }
 
     int tty = isatty(2);
@@ -498,6 +609,14 @@ int rg_cmd_ingest(int argc, char **argv) {
            n_ok, chunks, (double)bytes / 1e6, coll, dt, dt > 0 ? (double)bytes / 1e6 / dt : 0.0,
            dt > 0 ? (double)chunks / dt : 0.0, n_same, skipped, n_deleted, fails.n);
     for (size_t i = 0; i < fails.n; i++) printf("failed: %s\n", fails.v[i].reason);
+    if (rc_ctx.g) {
+        rg_buf sj;
+        rg_buf_init(&sj, 0);
+        rg_guard_stats_json(&rc_ctx.total, &sj);
+        printf("redacted %u values before storing: %s\n", rc_ctx.total.total, sj.data ? sj.data : "{}");
+        rg_buf_free(&sj);
+        rg_guard_free(rc_ctx.g);
+    }
     int64_t nd = 0, nc = 0;
     if (rg_store_count(s, cid, &nd, &nc, &err) == RG_OK)
         printf("collection '%s': %lld documents, %lld chunks\n", coll, (long long)nd,

@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "core/cpu.h"
 #include "core/log.h"
+#include "guard/guard.h"
 #include "ragd.h"
 
 typedef struct {
@@ -68,6 +69,10 @@ int main(int argc, char **argv) {
         usage(stderr);
         return RG_EXIT_USAGE;
     }
+    /* every log line passes the PII redactor (default policy); a command
+     * may install its own guard (e.g. serve with a policy file) */
+    static rg_guard *log_guard;
+    if (rg_guard_open(&log_guard, NULL, 0, NULL) == RG_OK) rg_log_set_filter(rg_guard_log_filter, log_guard);
     char want[64];
     snprintf(want, sizeof want, "%s", argv[i]);
     for (char *p = want; *p; p++)

@@ -77,7 +77,8 @@ rg_status rg_ingest_bytes(rg_store *s, int64_t collection_id, const char *source
         goto out;
     }
     in = calloc(ch.n ? ch.n : 1, sizeof *in);
-    if (o.filter) filtered = calloc(ch.n ? ch.n : 1, sizeof *filtered);
+    /* with a filter, chunk text and heading are both filtered: [2i] text, [2i+1] heading */
+    if (o.filter) filtered = calloc(ch.n ? 2 * ch.n : 1, sizeof *filtered);
     if (!in || (o.filter && !filtered)) {
         st = rg_failf(err, RG_NOMEM, "%s: out of memory", source);
         goto out;
@@ -86,14 +87,32 @@ rg_status rg_ingest_bytes(rg_store *s, int64_t collection_id, const char *source
         const rg_chunk *c = &ch.items[i];
         in[i] = (rg_store_chunk_in){c->text, c->len, c->start, c->end, c->heading, c->page};
         if (o.filter) {
-            rg_buf_init(&filtered[i], RG_MAX_CHUNK_BYTES);
-            st = o.filter(o.filter_ud, c->text, c->len, &filtered[i], err);
+            rg_buf *ft = &filtered[2 * i], *fh = &filtered[2 * i + 1];
+            rg_buf_init(ft, RG_MAX_CHUNK_BYTES);
+            rg_buf_init(fh, RG_MAX_CHUNK_BYTES);
+            st = o.filter(o.filter_ud, c->text, c->len, ft, err);
+            if (!st && c->heading && *c->heading)
+                st = o.filter(o.filter_ud, c->heading, strlen(c->heading), fh, err);
             if (st) {
                 rg_err_prefix(err, "%s: chunk %zu filter", source, i);
                 goto out;
             }
-            in[i].text = filtered[i].data ? filtered[i].data : "";
-            in[i].text_len = filtered[i].len;
+            in[i].text = ft->data ? ft->data : "";
+            in[i].text_len = ft->len;
+            if (c->heading && *c->heading) in[i].heading = fh->data ? fh->data : "";
+        }
+    }
+    if (o.filter && p.title) {
+        /* the title (first H1, <title>) may carry personal data too */
+        rg_buf tb;
+        rg_buf_init(&tb, RG_MAX_CHUNK_BYTES);
+        st = o.filter(o.filter_ud, p.title, strlen(p.title), &tb, err);
+        if (!st) p.title = rg_arena_strdup(&p.arena, tb.data ? tb.data : "");
+        rg_buf_free(&tb);
+        if (st || !p.title) {
+            if (!st) st = rg_failf(err, RG_NOMEM, "%s: out of memory", source);
+            else rg_err_prefix(err, "%s: title filter", source);
+            goto out;
         }
     }
     meta = metadata(&p, r.type);
@@ -102,7 +121,7 @@ rg_status rg_ingest_bytes(rg_store *s, int64_t collection_id, const char *source
     if (!st) r.n_chunks = ch.n;
 out:
     if (filtered)
-        for (size_t i = 0; i < ch.n; i++) rg_buf_free(&filtered[i]);
+        for (size_t i = 0; i < 2 * ch.n; i++) rg_buf_free(&filtered[i]);
     free(filtered);
     free(in);
     free(meta);

@@ -52,3 +52,74 @@ char *rg__cli_join(int argc, char **argv, int i) {
     }
     return s;
 }
+
+int rg__cli_vec_arg(const char *cmd, rg__cli_vec *v, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    int is_num = !strcmp(a, "--rrf-k") || !strcmp(a, "--bm25-weight") || !strcmp(a, "--vector-weight");
+    if (strcmp(a, "--mode") && strcmp(a, "--embed-model") && !is_num) return 0;
+    if (*i + 1 >= argc) {
+        rg_cli_usage(cmd, "%s needs a value", a);
+        return -1;
+    }
+    const char *val = argv[++*i];
+    if (!strcmp(a, "--mode")) {
+        if (strcmp(val, "bm25") && strcmp(val, "vector") && strcmp(val, "hybrid")) {
+            rg_cli_usage(cmd, "--mode wants bm25, vector or hybrid, got '%s'", val);
+            return -1;
+        }
+        v->mode = val;
+    } else if (!strcmp(a, "--embed-model")) {
+        v->embed_model = val;
+    } else {
+        double d;
+        if (rg_cli_double(val, &d) || d < 0 || d > 1e6) {
+            rg_cli_usage(cmd, "%s wants a number in [0, 1e6], got '%s'", a, val);
+            return -1;
+        }
+        if (!strcmp(a, "--rrf-k")) v->rrf_k = d;
+        else if (!strcmp(a, "--bm25-weight")) v->bm25_weight = d;
+        else v->vector_weight = d;
+    }
+    return 1;
+}
+
+int rg__cli_vec_attach(const char *cmd, rg__cli_vec *v, rg_store *st, rg_rag *r) {
+    rg_err err;
+    rg_err_clear(&err);
+    rg_store_collection c;
+    if (rg_store_collection_get_id(st, rg_rag_collection_id(r), &c, &err) != RG_OK)
+        return rg_cli_fail(cmd, &err);
+    char *cm = rg_rag_settings_embed_model(c.settings_json);
+    rg_store_collection_clear(&c);
+    const char *model = v->embed_model ? v->embed_model : cm;
+    rg_rag_mode_opts mo = {0};
+    mo.mode = v->mode ? (!strcmp(v->mode, "bm25") ? RG_RAG_BM25 : !strcmp(v->mode, "vector") ? RG_RAG_VECTOR : RG_RAG_HYBRID)
+                      : (model ? RG_RAG_HYBRID : RG_RAG_BM25);
+    mo.rrf_k = v->rrf_k;
+    mo.bm25_weight = v->bm25_weight;
+    mo.vector_weight = v->vector_weight;
+    if (mo.mode == RG_RAG_BM25) {
+        free(cm);
+        return RG_EXIT_OK;
+    }
+    if (!model) {
+        free(cm);
+        return rg_cli_usage(cmd, "--mode %s needs an embedding model: this collection has none "
+                                 "(ingest with --embed-model) and no --embed-model was given", v->mode);
+    }
+    v->model_used = strdup(model);
+    free(cm);
+    if (!v->model_used) return RG_EXIT_RUNTIME;
+    if (rg_embed_open(v->model_used, 0, &v->e, &err) != RG_OK) return rg_cli_fail(cmd, &err);
+    size_t n = 0;
+    if (rg_rag_use_vectors(r, v->e, v->model_used, &mo, &n, &err) != RG_OK) return rg_cli_fail(cmd, &err);
+    if (n) rg_info("%s: embedded %zu chunks with %s", cmd, n, v->model_used);
+    return RG_EXIT_OK;
+}
+
+void rg__cli_vec_free(rg__cli_vec *v) {
+    rg_embed_close(v->e);
+    free(v->model_used);
+    v->e = NULL;
+    v->model_used = NULL;
+}

@@ -10,7 +10,7 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ragd ask --data DIR -c COLLECTION [--json] [-k CHUNKS] QUESTION...\n\n"
+            "usage: ragd ask --data DIR -c COLLECTION [--json] [-k CHUNKS] [--mode M] QUESTION...\n\n"
             "Answers from the collection without any model: the sentences of the best\n"
             "matching chunks that cover the question best, each followed by [n], then\n"
             "the numbered sources (file, page or heading, byte offsets).  When nothing\n"
@@ -18,13 +18,14 @@ static void usage(FILE *f) {
             "  --data DIR        data directory (holds ragd.db)\n"
             "  -c, --collection  collection name\n"
             "  -k CHUNKS         chunks to read (default 5)\n"
-            "  --json            JSON output\n");
+            "  --json            JSON output\n" RG__CLI_VEC_HELP);
 }
 
 int rg_cmd_ask(int argc, char **argv) {
     const char *data = NULL, *coll = NULL;
     int json = 0, qi = -1;
     long k = 5;
+    rg__cli_vec vo = {0};
     if (rg_cli_wants_help(argc, argv)) {
         usage(stdout);
         return RG_EXIT_OK;
@@ -34,7 +35,11 @@ int rg_cmd_ask(int argc, char **argv) {
         if (!strcmp(a, "--")) {
             qi = i + 1;
             break;
-        } else if (!strcmp(a, "--data") && i + 1 < argc) data = argv[++i];
+        }
+        int vr = rg__cli_vec_arg("ask", &vo, argc, argv, &i);
+        if (vr < 0) return RG_EXIT_USAGE;
+        if (vr > 0) continue;
+        if (!strcmp(a, "--data") && i + 1 < argc) data = argv[++i];
         else if ((!strcmp(a, "-c") || !strcmp(a, "--collection")) && i + 1 < argc) coll = argv[++i];
         else if (!strcmp(a, "-k") && i + 1 < argc) {
             if (rg_cli_int(argv[++i], 1, 50, &k))
@@ -55,7 +60,11 @@ int rg_cmd_ask(int argc, char **argv) {
     rg_store *st = NULL;
     rg_rag *r = NULL;
     int rc = rg__cli_open_rag("ask", data, coll, NULL, &st, &r);
+    if (!rc) rc = rg__cli_vec_attach("ask", &vo, st, r);
     if (rc) {
+        rg_rag_close(r);
+        rg_store_close(st);
+        rg__cli_vec_free(&vo);
         free(q);
         return rc;
     }
@@ -104,6 +113,7 @@ int rg_cmd_ask(int argc, char **argv) {
     if (s == RG_OK) rg_rag_answer_clear(&ans);
     rg_rag_close(r);
     rg_store_close(st);
+    rg__cli_vec_free(&vo);
     free(q);
     return rc;
 }

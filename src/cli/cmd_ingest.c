@@ -21,7 +21,9 @@
 #include "core/file.h"
 #include "core/limits.h"
 #include "guard/guard.h"
+#include "embed/embed.h"
 #include "ingest/ingest.h"
+#include "rag/rag.h"
 #include "store/store.h"
 
 static void help(void) {
@@ -41,6 +43,9 @@ static void help(void) {
            "  --batch-ms MS       group commit: one transaction (one fsync) per MS\n"
            "                      milliseconds of work, at most 1000 documents (default\n"
            "                      500; 0 = one transaction per document)\n"
+           "  --embed-model F     embed every chunk with the BERT-family GGUF F (stored in\n"
+           "                      DIR/index; F is recorded in the collection's settings so\n"
+           "                      search/ask default to hybrid retrieval)\n"
            "  --prune             delete documents whose source lies under a walked\n"
            "                      directory but no longer exists there\n"
            "  --no-fsync          synchronous=NORMAL: survives kill -9, not power loss\n"
@@ -359,6 +364,7 @@ int rg_cmd_ingest(int argc, char **argv) {
     const char *redact_policy = NULL;
     long batch_ms = 500;
     int prune = 0;
+    const char *embed_model = NULL;
     pathlist paths = {0};
     int first_path = argc;
     for (int i = 1; i < argc; i++) {
@@ -377,12 +383,14 @@ int rg_cmd_ingest(int argc, char **argv) {
         }
         if (!strcmp(a, "--data") || !strcmp(a, "-c") || !strcmp(a, "--collection") ||
             !strcmp(a, "--chunk-size") || !strcmp(a, "--overlap") || !strcmp(a, "--type") ||
-            !strcmp(a, "--batch-ms") || !strcmp(a, "--redact-policy")) {
+            !strcmp(a, "--batch-ms") || !strcmp(a, "--redact-policy") ||
+            !strcmp(a, "--embed-model")) {
             if (i + 1 >= argc) return rg_cli_usage(cmd, "%s needs a value", a);
             const char *val = argv[++i];
             if (!strcmp(a, "--data")) data = val;
             else if (!strcmp(a, "--redact-policy")) redact_policy = val, redact = 1;
             else if (!strcmp(a, "-c") || !strcmp(a, "--collection")) coll = val;
+            else if (!strcmp(a, "--embed-model")) embed_model = val;
             else if (!strcmp(a, "--batch-ms")) {
                 if (rg_cli_int(val, 0, 60000, &batch_ms))
                     return rg_cli_usage(cmd, "--batch-ms '%s': expected milliseconds in [0, 60000]",
@@ -436,7 +444,8 @@ int rg_cmd_ingest(int argc, char **argv) {
             is_path = 1;
         else if (!strcmp(a, "--data") || !strcmp(a, "-c") || !strcmp(a, "--collection") ||
                  !strcmp(a, "--chunk-size") || !strcmp(a, "--overlap") || !strcmp(a, "--type") ||
-                 !strcmp(a, "--batch-ms") || !strcmp(a, "--redact-policy")) {
+                 !strcmp(a, "--batch-ms") || !strcmp(a, "--redact-policy") ||
+            !strcmp(a, "--embed-model")) {
             i++;
             continue;
         } else if (!strcmp(a, "--")) {
@@ -602,6 +611,32 @@ int rg_cmd_ingest(int argc, char **argv) {
     }
     for (size_t k = 0; k < dirs.n; k++) free(dirs.v[k]);
     free(dirs.v);
+    size_t n_embedded = 0;
+    double t_emb = 0;
+    if (embed_model) {
+        /* embeddings are derived from the committed chunks: a failure here
+         * leaves the documents stored and is retried by the next sync */
+        double te0 = rg_now_s();
+        char absm[4096];
+        rg_embedder *e = NULL;
+        rg_rag_vectors v;
+        if (!realpath(embed_model, absm)) snprintf(absm, sizeof absm, "%s", embed_model);
+        rg_err_clear(&err);
+        if (rg_embed_open(absm, 0, &e, &err) != RG_OK ||
+            rg_rag_set_embed_model(s, cid, absm, rg_embed_dim(e), &err) != RG_OK ||
+            rg_rag_vectors_sync(s, data, cid, e, absm, &v, &n_embedded, &err) != RG_OK) {
+            char msg[RG_ERR_MSG_MAX + 64];
+            snprintf(msg, sizeof msg, "--embed-model %s: %s", embed_model, rg_err_text(&err));
+            add_failure(&fails, embed_model, msg);
+        } else {
+            printf("embedded %zu chunks (dim %d, %zu vectors stored) with %s\n", n_embedded,
+                   v.dim, v.n, absm);
+            rg_rag_vectors_clear(&v);
+        }
+        rg_embed_close(e);
+        t_emb = rg_now_s() - te0;
+        printf("embedding took %.2f s\n", t_emb);
+    }
     double dt = rg_now_s() - t0;
     if (tty) fputc('\n', stderr);
     printf("ingested %zu files (%zu chunks, %.2f MB) into '%s' in %.2f s: %.2f MB/s, %.0f "

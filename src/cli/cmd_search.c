@@ -11,8 +11,9 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ragd search --data DIR -c COLLECTION [-k 10] [--json] [-k1 K1] [-b B] QUERY...\n\n"
-            "Ranked chunks (BM25) with score, source, heading or page and byte offsets.\n"
+            "usage: ragd search --data DIR -c COLLECTION [-k 10] [--json] [-k1 K1] [-b B]\n"
+            "                   [--mode bm25|vector|hybrid] [--embed-model F] QUERY...\n\n"
+            "Ranked chunks (BM25, vector or hybrid) with score, source, heading or page and byte offsets.\n"
             "Query syntax: words (any may match), \"exact phrase\" (required),\n"
             "+word (required), -word / -\"phrase\" (excluded).  English is stemmed,\n"
             "Chinese is matched by words and character bigrams; traditional and\n"
@@ -21,7 +22,7 @@ static void usage(FILE *f) {
             "  -c, --collection  collection name\n"
             "  -k N              number of results (default 10, max %d)\n"
             "  --json            JSON output\n"
-            "  -k1 K1, -b B      BM25 parameters (default 2.0, 0.75)\n",
+            "  -k1 K1, -b B      BM25 parameters (default 2.0, 0.75)\n" RG__CLI_VEC_HELP,
             RG_MAX_TOP_K);
 }
 
@@ -30,6 +31,7 @@ int rg_cmd_search(int argc, char **argv) {
     long k = 10;
     int json = 0, qi = -1;
     double k1 = RG_TEXT_DEFAULT_K1, b = RG_TEXT_DEFAULT_B;
+    rg__cli_vec vo = {0};
     if (rg_cli_wants_help(argc, argv)) {
         usage(stdout);
         return RG_EXIT_OK;
@@ -39,7 +41,11 @@ int rg_cmd_search(int argc, char **argv) {
         if (!strcmp(a, "--")) {
             qi = i + 1;
             break;
-        } else if (!strcmp(a, "--data") && i + 1 < argc) data = argv[++i];
+        }
+        int vr = rg__cli_vec_arg("search", &vo, argc, argv, &i);
+        if (vr < 0) return RG_EXIT_USAGE;
+        if (vr > 0) continue;
+        if (!strcmp(a, "--data") && i + 1 < argc) data = argv[++i];
         else if ((!strcmp(a, "-c") || !strcmp(a, "--collection")) && i + 1 < argc) coll = argv[++i];
         else if (!strcmp(a, "-k") && i + 1 < argc) {
             if (rg_cli_int(argv[++i], 1, RG_MAX_TOP_K, &k))
@@ -70,10 +76,15 @@ int rg_cmd_search(int argc, char **argv) {
     rg_store *st = NULL;
     rg_rag *r = NULL;
     int rc = rg__cli_open_rag("search", data, coll, &ro, &st, &r);
+    if (!rc) rc = rg__cli_vec_attach("search", &vo, st, r);
     if (rc) {
+        rg_rag_close(r);
+        rg_store_close(st);
+        rg__cli_vec_free(&vo);
         free(query);
         return rc;
     }
+    static const char *mode_names[] = {"bm25", "vector", "hybrid"};
     rg_err err;
     rg_err_clear(&err);
     rg_rag_results res;
@@ -87,6 +98,7 @@ int rg_cmd_search(int argc, char **argv) {
         json_object_set_new(o, "query", json_string(query));
         json_object_set_new(o, "collection", json_string(coll));
         json_object_set_new(o, "took_ms", json_real(ms));
+        json_object_set_new(o, "mode", json_string(mode_names[rg_rag_get_mode(r)]));
         for (size_t i = 0; i < res.n; i++) {
             const rg_rag_hit *h = &res.hits[i];
             json_t *x = json_object();
@@ -128,11 +140,12 @@ int rg_cmd_search(int argc, char **argv) {
             printf("%s\n", n < h->text_len ? " ..." : "");
         }
         fflush(stdout);
-        fprintf(stderr, "(%zu results in %.2f ms)\n", res.n, ms);
+        fprintf(stderr, "(%zu results in %.2f ms, %s)\n", res.n, ms, mode_names[rg_rag_get_mode(r)]);
     }
     if (s == RG_OK) rg_rag_results_clear(&res);
     rg_rag_close(r);
     rg_store_close(st);
+    rg__cli_vec_free(&vo);
     free(query);
     return rc;
 }

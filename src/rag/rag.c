@@ -11,6 +11,7 @@
 #include "core/file.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "index/index.h"
 #include "rag/rag.h"
 #include "rag/rag_int.h"
 
@@ -23,7 +24,17 @@ struct rg_rag {
     rg_text_analyzer *a;
     rg_text_index *ix;
     pthread_rwlock_t lock;
+    /* vector retrieval (rg_rag_use_vectors): vix built from the vectors at
+     * generation vgen, replaced under lock; emb calls serialised by emb_mu */
+    rg_embedder *emb;
+    char *vmodel;
+    rg_index *vix;
+    int64_t vgen;
+    rg_rag_mode_opts mo;
+    pthread_mutex_t emb_mu;
 };
+
+static rg_status vec_reload(rg_rag *r, size_t *n_embedded, rg_err *err);
 
 typedef struct build_ctx {
     rg_text_builder *b;
@@ -126,6 +137,7 @@ rg_status rg_rag_refresh(rg_rag *r, int *rebuilt, rg_err *err) {
     }
     st = rebuild(r, gen, err);
     if (st == RG_OK && rebuilt) *rebuilt = 1;
+    if (st == RG_OK && r->emb && r->vgen != gen) st = vec_reload(r, NULL, err);
     return st;
 }
 
@@ -146,6 +158,8 @@ rg_status rg_rag_open(rg_store *s, const char *data_dir, const char *name, const
     if (opts) r->o = *opts;
     r->dir = strdup(data_dir ? data_dir : ".");
     pthread_rwlock_init(&r->lock, NULL);
+    pthread_mutex_init(&r->emb_mu, NULL);
+    r->vgen = -1;
     if (!r->dir) {
         rg_rag_close(r);
         return rg_failf(err, RG_NOMEM, "rag: out of memory");
@@ -165,6 +179,9 @@ void rg_rag_close(rg_rag *r) {
     rg_text_index_free(r->ix);
     rg_text_analyzer_free(r->a);
     pthread_rwlock_destroy(&r->lock);
+    pthread_mutex_destroy(&r->emb_mu);
+    rg_index_free(r->vix);
+    free(r->vmodel);
     free(r->dir);
     free(r);
 }
@@ -217,8 +234,8 @@ static rg_status fetch_hit(rg_store *s, rg_rag_hit *h, rg_err *err) {
     return RG_OK;
 }
 
-rg_status rg_rag_retrieve(rg_rag *r, const char *query, size_t k, int fetch, rg_rag_results *out,
-                          rg_err *err) {
+static rg_status bm25_retrieve(rg_rag *r, const char *query, size_t k, int fetch,
+                               rg_rag_results *out, rg_err *err) {
     memset(out, 0, sizeof *out);
     if (k == 0) return RG_OK;
     if (k > RG_MAX_TOP_K) k = RG_MAX_TOP_K;
@@ -255,53 +272,142 @@ rg_status rg_rag_retrieve(rg_rag *r, const char *query, size_t k, int fetch, rg_
     return RG_OK;
 }
 
-static int cmp_fused(const void *x, const void *y) {
-    const rg_rag_hit *a = x, *b = y;
-    if (a->score != b->score) return a->score > b->score ? -1 : 1;
-    return a->chunk_id < b->chunk_id ? -1 : a->chunk_id > b->chunk_id;
+/* Syncs the collection's vectors and swaps in a flat (exact) index of them. */
+static rg_status vec_reload(rg_rag *r, size_t *n_embedded, rg_err *err) {
+    rg_rag_vectors v;
+    pthread_mutex_lock(&r->emb_mu);
+    rg_status st = rg_rag_vectors_sync(r->s, r->dir, r->cid, r->emb, r->vmodel, &v, n_embedded, err);
+    pthread_mutex_unlock(&r->emb_mu);
+    if (st != RG_OK) return st;
+    rg_index_params p;
+    rg_index_params_default(&p);
+    p.kind = RG_INDEX_FLAT;
+    p.metric = RG_INDEX_IP; /* vectors are L2-normalised: IP = cosine */
+    p.dim = v.dim;
+    rg_index *ix = NULL;
+    st = rg_index_new(&p, &ix, err);
+    if (st == RG_OK && v.n) {
+        uint64_t *ids = malloc(v.n * sizeof *ids);
+        if (!ids) st = rg_failf(err, RG_NOMEM, "rag: out of memory");
+        for (size_t i = 0; st == RG_OK && i < v.n; i++) ids[i] = (uint64_t)v.ids[i];
+        if (st == RG_OK) st = rg_index_add_batch(ix, v.n, ids, v.vecs, 1, err);
+        free(ids);
+    }
+    int64_t gen = v.generation;
+    rg_rag_vectors_clear(&v);
+    if (st != RG_OK) {
+        rg_index_free(ix);
+        return st;
+    }
+    pthread_rwlock_wrlock(&r->lock);
+    rg_index *old = r->vix;
+    r->vix = ix;
+    r->vgen = gen;
+    pthread_rwlock_unlock(&r->lock);
+    rg_index_free(old);
+    return RG_OK;
 }
+
+rg_status rg_rag_use_vectors(rg_rag *r, rg_embedder *e, const char *model,
+                             const rg_rag_mode_opts *mo, size_t *n_embedded, rg_err *err) {
+    if (n_embedded) *n_embedded = 0;
+    rg_rag_mode_opts m = {0};
+    if (mo) m = *mo;
+    if (m.bm25_weight == 0 && m.vector_weight == 0) m.bm25_weight = m.vector_weight = 1;
+    if (m.bm25_weight < 0 || m.vector_weight < 0)
+        return rg_failf(err, RG_INVALID, "rag: fusion weights must be >= 0");
+    if (!e) {
+        if (m.mode != RG_RAG_BM25)
+            return rg_failf(err, RG_INVALID, "rag: vector and hybrid search need an embedding model");
+        r->mo = m;
+        return RG_OK;
+    }
+    char *mc = strdup(model ? model : "");
+    if (!mc) return rg_failf(err, RG_NOMEM, "rag: out of memory");
+    free(r->vmodel);
+    r->vmodel = mc;
+    r->emb = e;
+    r->mo = m;
+    return vec_reload(r, n_embedded, err);
+}
+
+rg_rag_mode rg_rag_get_mode(const rg_rag *r) { return r->mo.mode; }
+
+static rg_status vector_retrieve(rg_rag *r, const char *query, size_t k, rg_rag_results *out,
+                                 rg_err *err) {
+    memset(out, 0, sizeof *out);
+    int dim = rg_embed_dim(r->emb);
+    float *q = malloc((size_t)dim * sizeof *q);
+    rg_index_hit *h = malloc(k * sizeof *h);
+    if (!q || !h) {
+        free(q);
+        free(h);
+        return rg_failf(err, RG_NOMEM, "rag: out of memory");
+    }
+    size_t ql = strlen(query);
+    pthread_mutex_lock(&r->emb_mu);
+    rg_status st = rg_embed_texts(r->emb, &query, &ql, 1, 1, q, err);
+    pthread_mutex_unlock(&r->emb_mu);
+    int n = 0;
+    if (st == RG_OK) {
+        pthread_rwlock_rdlock(&r->lock);
+        st = r->vix ? rg_index_search_exact(r->vix, q, (int)k, NULL, h, &n, err)
+                    : rg_failf(err, RG_INVALID, "rag: no vector index");
+        pthread_rwlock_unlock(&r->lock);
+    }
+    free(q);
+    if (st == RG_OK) {
+        out->hits = calloc(n ? (size_t)n : 1, sizeof *out->hits);
+        if (!out->hits) st = rg_failf(err, RG_NOMEM, "rag: out of memory");
+    }
+    for (int i = 0; st == RG_OK && i < n; i++) {
+        out->hits[i].chunk_id = (int64_t)h[i].id;
+        out->hits[i].score = 1.0 - (double)h[i].dist; /* cosine similarity */
+    }
+    if (st == RG_OK) out->n = (size_t)n;
+    free(h);
+    return st;
+}
+
+rg_status rg_rag_retrieve(rg_rag *r, const char *query, size_t k, int fetch, rg_rag_results *out,
+                          rg_err *err) {
+    memset(out, 0, sizeof *out);
+    if (k == 0) return RG_OK;
+    if (k > RG_MAX_TOP_K) k = RG_MAX_TOP_K;
+    if (r->mo.mode == RG_RAG_BM25 || !r->emb) return bm25_retrieve(r, query, k, fetch, out, err);
+    rg_status st;
+    if (r->mo.mode == RG_RAG_VECTOR) {
+        st = vector_retrieve(r, query, k, out, err);
+    } else {
+        /* hybrid: the top k of each list, fused by weighted RRF */
+        rg_rag_results l[2];
+        st = bm25_retrieve(r, query, k, 0, &l[0], err);
+        if (st != RG_OK) return st;
+        st = vector_retrieve(r, query, k, &l[1], err);
+        if (st != RG_OK) {
+            rg_rag_results_clear(&l[0]);
+            return st;
+        }
+        double w[2] = {r->mo.bm25_weight, r->mo.vector_weight};
+        st = rg_rag_fuse_rrf_weighted(l, w, 2, r->mo.rrf_k, k, out, err);
+        rg_rag_results_clear(&l[0]);
+        rg_rag_results_clear(&l[1]);
+    }
+    if (st != RG_OK) return st;
+    for (size_t i = 0; fetch && i < out->n; i++) {
+        st = fetch_hit(r->s, &out->hits[i], err);
+        if (st != RG_OK) {
+            rg_rag_results_clear(out);
+            return st;
+        }
+    }
+    return RG_OK;
+}
+
 
 rg_status rg_rag_fuse_rrf(const rg_rag_results *lists, size_t nlists, double k_rrf, size_t k,
                           rg_rag_results *out, rg_err *err) {
-    memset(out, 0, sizeof *out);
-    if (k_rrf <= 0) k_rrf = 60;
-    size_t total = 0;
-    for (size_t l = 0; l < nlists; l++) total += lists[l].n;
-    rg_rag_hit *all = calloc(total ? total : 1, sizeof *all);
-    if (!all) return rg_failf(err, RG_NOMEM, "rag: out of memory");
-    size_t n = 0;
-    /* quadratic merge is fine at the sizes fused (k <= RG_MAX_TOP_K per list) */
-    for (size_t l = 0; l < nlists; l++) {
-        for (size_t i = 0; i < lists[l].n; i++) {
-            const rg_rag_hit *h = &lists[l].hits[i];
-            size_t j = 0;
-            while (j < n && all[j].chunk_id != h->chunk_id) j++;
-            if (j == n) {
-                all[n].chunk_id = h->chunk_id;
-                n++;
-            }
-            all[j].score += 1.0 / (k_rrf + (double)(i + 1));
-            if (!all[j].text && h->text) {
-                all[j].doc_id = h->doc_id;
-                all[j].source = dup0(h->source);
-                all[j].heading = dup0(h->heading);
-                all[j].text = malloc(h->text_len + 1);
-                if (all[j].text) {
-                    memcpy(all[j].text, h->text, h->text_len);
-                    all[j].text[h->text_len] = 0;
-                }
-                all[j].text_len = h->text_len;
-                all[j].page = h->page;
-                all[j].start = h->start;
-                all[j].end = h->end;
-            }
-        }
-    }
-    qsort(all, n, sizeof *all, cmp_fused);
-    for (size_t i = k; i < n; i++) hit_clear(&all[i]);
-    out->hits = all;
-    out->n = n < k ? n : k;
-    return RG_OK;
+    return rg_rag_fuse_rrf_weighted(lists, NULL, nlists, k_rrf, k, out, err);
 }
 
 rg_status rg_rag_prompt_build(const char *question, const rg_rag_results *ctx, rg_buf *out,

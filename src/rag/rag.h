@@ -23,6 +23,7 @@
 
 #include "core/buf.h"
 #include "core/status.h"
+#include "embed/embed.h"
 #include "store/store.h"
 #include "text/text.h"
 
@@ -72,7 +73,9 @@ typedef struct rg_rag_results {
     size_t n;
 } rg_rag_results;
 
-/* BM25 top-k chunks for query (rg_text_query_parse syntax).  fetch = 1
+/* Top-k chunks for query (rg_text_query_parse syntax for BM25; the raw
+ * text is embedded for vector search) by the handle's mode (BM25 unless
+ * rg_rag_use_vectors chose another).  fetch = 1
  * also loads each chunk's text, source, heading, page and offsets from the
  * store.  *out: rg_rag_results_clear. */
 rg_status rg_rag_retrieve(rg_rag *r, const char *query, size_t k, int fetch, rg_rag_results *out,
@@ -84,6 +87,69 @@ void rg_rag_results_clear(rg_rag_results *res);
  * copied from the first list that has them.  *out: rg_rag_results_clear. */
 rg_status rg_rag_fuse_rrf(const rg_rag_results *lists, size_t nlists, double k_rrf, size_t k,
                           rg_rag_results *out, rg_err *err);
+
+/* ---- vector and hybrid retrieval (vec.c) ----
+ *
+ * Chunk embeddings of a collection live in DIR/index/vec-<collection
+ * id>.vec with the store generation and the model they were made with;
+ * rg_rag_vectors_sync brings the file up to date (embedding only chunks
+ * that have no vector yet, dropping deleted ones).  The collection's
+ * settings JSON records the model ("embed_model": path, "embed_dim": n),
+ * so search needs no flag.  rg_rag_use_vectors attaches an embedder to a
+ * handle: rg_rag_retrieve (and so rg_rag_answer_extractive) then ranks by
+ * the mode chosen: BM25, vector (cosine of the query's embedding) or
+ * hybrid (weighted reciprocal rank fusion of the top k of each). */
+
+typedef enum rg_rag_mode { RG_RAG_BM25 = 0, RG_RAG_VECTOR = 1, RG_RAG_HYBRID = 2 } rg_rag_mode;
+
+typedef struct rg_rag_vectors {
+    int dim;
+    int64_t generation;
+    char *model;   /* owned */
+    size_t n;
+    int64_t *ids;  /* owned, ascending chunk ids */
+    float *vecs;   /* owned, n x dim, L2-normalised */
+} rg_rag_vectors;
+
+/* Parses a .vec file image (hostile input: sizes checked, checksum).
+ * *out: rg_rag_vectors_clear. */
+rg_status rg_rag_vectors_parse(const void *buf, size_t len, rg_rag_vectors *out, rg_err *err);
+/* Loads DIR/index/vec-<cid>.vec; RG_NOTFOUND/RG_IO when absent. */
+rg_status rg_rag_vectors_load(const char *data_dir, int64_t cid, rg_rag_vectors *out, rg_err *err);
+/* Brings the vector file of collection cid up to date with the store using
+ * embedder e (model: the name recorded; a different model or dim
+ * re-embeds everything) and returns its contents in *out
+ * (rg_rag_vectors_clear).  *n_embedded (may be NULL) = chunks embedded. */
+rg_status rg_rag_vectors_sync(rg_store *s, const char *data_dir, int64_t cid, rg_embedder *e,
+                              const char *model, rg_rag_vectors *out, size_t *n_embedded,
+                              rg_err *err);
+void rg_rag_vectors_clear(rg_rag_vectors *v);
+/* The "embed_model" of a collection's settings JSON (malloc'd) or NULL. */
+char *rg_rag_settings_embed_model(const char *settings_json);
+/* Records model and dim in the collection's settings (no write when
+ * already the same). */
+rg_status rg_rag_set_embed_model(rg_store *s, int64_t cid, const char *model, int dim, rg_err *err);
+
+typedef struct rg_rag_mode_opts {
+    rg_rag_mode mode;
+    double rrf_k;          /* <= 0 -> 60 */
+    double bm25_weight;    /* weights of each list in the fusion; both 0 -> 1, 1 */
+    double vector_weight;
+} rg_rag_mode_opts;
+
+/* Attaches embedder e (borrowed; must outlive the handle; calls on it are
+ * serialised by the handle) recorded as `model`, syncs the collection's
+ * vectors (*n_embedded, may be NULL) and sets the retrieval mode.  With
+ * e == NULL only RG_RAG_BM25 is accepted. */
+rg_status rg_rag_use_vectors(rg_rag *r, rg_embedder *e, const char *model,
+                             const rg_rag_mode_opts *mo, size_t *n_embedded, rg_err *err);
+rg_rag_mode rg_rag_get_mode(const rg_rag *r);
+
+/* rg_rag_fuse_rrf with a weight per list (weights NULL: all 1):
+ * score(c) = sum of w_l / (k_rrf + rank_l(c)). */
+rg_status rg_rag_fuse_rrf_weighted(const rg_rag_results *lists, const double *weights,
+                                   size_t nlists, double k_rrf, size_t k, rg_rag_results *out,
+                                   rg_err *err);
 
 /* ---- extractive answer ---- */
 

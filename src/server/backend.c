@@ -1,0 +1,283 @@
+/* backend.c - what the routes call below HTTP: the document store, one
+ * retrieval handle (rag/, BM25) per collection kept open and refreshed
+ * when the collection's generation moves, and ingest of a document body.
+ *
+ * Handle cache: one entry per collection id, refcounted.  Searches take a
+ * reference under the cache mutex and search without it (rg_rag_retrieve
+ * is safe beside a refresh); refreshes of one handle are serialised; a
+ * deleted collection's handle is closed when its last user leaves. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/hash.h"
+#include "core/file.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/utf8.h"
+#include "ingest/ingest.h"
+#include "server/server_int.h"
+
+typedef struct ixent {
+    int64_t coll_id, generation; /* generation the handle was refreshed at */
+    rg_rag *rag;
+    int refs;
+    int dead; /* collection deleted: close when the last user leaves */
+    pthread_mutex_t refresh_mu;
+    struct ixent *next;
+} ixent;
+
+struct rg__backend {
+    rg_store *store;
+    pthread_mutex_t mu;
+    ixent *ix;
+};
+
+rg_status rg__backend_open(rg_server *s, rg_err *err) {
+    rg__backend *be = calloc(1, sizeof *be);
+    if (!be) return rg_failf(err, RG_NOMEM, "server: out of memory");
+    pthread_mutex_init(&be->mu, NULL);
+    s->be = be;
+    rg_store_opts so = {0};
+    rg_status rc = rg_store_open(s->cfg.data_dir, &so, &be->store, err);
+    if (rc != RG_OK) return rg_err_prefix(err, "server: --data %s", s->cfg.data_dir);
+    return RG_OK;
+}
+
+static void ixent_unref_locked(ixent *e) {
+    if (--e->refs == 0) {
+        rg_rag_close(e->rag);
+        pthread_mutex_destroy(&e->refresh_mu);
+        free(e);
+    }
+}
+
+void rg__backend_close(rg_server *s) {
+    rg__backend *be = s->be;
+    if (!be) return;
+    while (be->ix) {
+        ixent *e = be->ix;
+        be->ix = e->next;
+        ixent_unref_locked(e);
+    }
+    rg_store_close(be->store);
+    pthread_mutex_destroy(&be->mu);
+    free(be);
+    s->be = NULL;
+}
+
+rg_store *rg__be_store(rg_server *s) { return s->be->store; }
+
+/* A referenced retrieval handle for the collection, refreshed to
+ * `generation` (the caller read it from the store just before). */
+rg_status rg__be_rag_get(rg_server *s, int64_t coll_id, const char *fullname, int64_t generation,
+                         rg__rag_ref *out, rg_err *err) {
+    rg__backend *be = s->be;
+    out->priv = NULL;
+    out->rag = NULL;
+    ixent *e = NULL;
+    pthread_mutex_lock(&be->mu);
+    for (ixent *x = be->ix; x; x = x->next)
+        if (x->coll_id == coll_id && !x->dead) {
+            e = x;
+            e->refs++;
+            break;
+        }
+    pthread_mutex_unlock(&be->mu);
+    if (!e) {
+        uint64_t t0 = rg_now_ns();
+        rg_rag *rag;
+        int rebuilt = 0;
+        rg_status rc = rg_rag_open(be->store, s->cfg.data_dir, fullname, NULL, &rag, &rebuilt, err);
+        if (rc != RG_OK) return rc;
+        if (rebuilt)
+            rg_info("server: indexed collection '%s' (%zu chunks) in %.1f ms", fullname,
+                    rg_rag_chunks(rag), (double)(rg_now_ns() - t0) / 1e6);
+        ixent *n = calloc(1, sizeof *n);
+        if (!n) {
+            rg_rag_close(rag);
+            return rg_failf(err, RG_NOMEM, "out of memory");
+        }
+        n->coll_id = coll_id;
+        n->generation = generation;
+        n->rag = rag;
+        n->refs = 2; /* the cache's and ours */
+        pthread_mutex_init(&n->refresh_mu, NULL);
+        pthread_mutex_lock(&be->mu);
+        for (ixent *x = be->ix; x; x = x->next) /* lost a race: use the winner's */
+            if (x->coll_id == coll_id && !x->dead) {
+                e = x;
+                e->refs++;
+                break;
+            }
+        if (!e) {
+            n->next = be->ix;
+            be->ix = n;
+            e = n;
+            n = NULL;
+        }
+        pthread_mutex_unlock(&be->mu);
+        if (n) {
+            rg_rag_close(n->rag);
+            pthread_mutex_destroy(&n->refresh_mu);
+            free(n);
+        }
+    }
+    /* one refresh at a time per handle; others wait and then see it done */
+    pthread_mutex_lock(&e->refresh_mu);
+    rg_status rc = RG_OK;
+    if (e->generation != generation) {
+        int rebuilt = 0;
+        uint64_t t0 = rg_now_ns();
+        rc = rg_rag_refresh(e->rag, &rebuilt, err);
+        if (rc == RG_OK) {
+            e->generation = generation;
+            if (rebuilt)
+                rg_info("server: re-indexed collection '%s' (%zu chunks) in %.1f ms", fullname,
+                        rg_rag_chunks(e->rag), (double)(rg_now_ns() - t0) / 1e6);
+        }
+    }
+    pthread_mutex_unlock(&e->refresh_mu);
+    if (rc != RG_OK) {
+        pthread_mutex_lock(&be->mu);
+        ixent_unref_locked(e);
+        pthread_mutex_unlock(&be->mu);
+        return rc;
+    }
+    out->priv = e;
+    out->rag = e->rag;
+    return RG_OK;
+}
+
+void rg__be_rag_put(rg_server *s, rg__rag_ref *ref) {
+    if (!ref->priv) return;
+    pthread_mutex_lock(&s->be->mu);
+    ixent_unref_locked(ref->priv);
+    pthread_mutex_unlock(&s->be->mu);
+    ref->priv = NULL;
+    ref->rag = NULL;
+}
+
+void rg__be_forget(rg_server *s, int64_t coll_id) {
+    rg__backend *be = s->be;
+    pthread_mutex_lock(&be->mu);
+    for (ixent **pp = &be->ix; *pp;) {
+        if ((*pp)->coll_id == coll_id) {
+            ixent *old = *pp;
+            *pp = old->next;
+            old->dead = 1;
+            ixent_unref_locked(old);
+        } else {
+            pp = &(*pp)->next;
+        }
+    }
+    pthread_mutex_unlock(&be->mu);
+}
+
+/* Equality on metadata keys (and "source"). */
+static int filter_match(json_t *filter, const char *source, const char *metadata_json) {
+    if (!filter) return 1;
+    json_t *md = metadata_json ? json_loads(metadata_json, 0, NULL) : NULL;
+    int ok = 1;
+    const char *key;
+    json_t *want;
+    json_object_foreach(filter, key, want) {
+        if (!strcmp(key, "source")) {
+            if (!json_is_string(want) || strcmp(json_string_value(want), source ? source : "")) ok = 0;
+        } else {
+            json_t *have = md ? json_object_get(md, key) : NULL;
+            if (!have || !json_equal(have, want)) ok = 0;
+        }
+        if (!ok) break;
+    }
+    json_decref(md);
+    return ok;
+}
+
+rg_status rg__be_search(rg_server *s, rg_rag *rag, const char *query, int k, json_t *filter,
+                        rg_rag_results *out, rg_err *err) {
+    size_t want = (size_t)k;
+    if (filter) want = want * 8 > RG_MAX_TOP_K ? RG_MAX_TOP_K : want * 8;
+    rg_status rc = rg_rag_retrieve(rag, query, want, 1, out, err);
+    if (rc != RG_OK || !filter) {
+        if (rc == RG_OK && out->n > (size_t)k) {
+            for (size_t i = (size_t)k; i < out->n; i++) {
+                free(out->hits[i].source);
+                free(out->hits[i].heading);
+                free(out->hits[i].text);
+            }
+            out->n = (size_t)k;
+        }
+        return rc;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < out->n; i++) {
+        rg_rag_hit *h = &out->hits[i];
+        int keep = 0;
+        if (kept < (size_t)k) {
+            rg_store_doc d;
+            rg_err e2;
+            if (rg_store_doc_get(s->be->store, h->doc_id, &d, &e2) == RG_OK) {
+                keep = filter_match(filter, d.source, d.metadata_json);
+                rg_store_doc_clear(&d);
+            }
+        }
+        if (keep) {
+            out->hits[kept++] = *h;
+        } else {
+            free(h->source);
+            free(h->heading);
+            free(h->text);
+        }
+    }
+    out->n = kept;
+    return RG_OK;
+}
+
+/* ---- ingest ---- */
+
+/* The ingest pipeline (parse -> chunk -> store) with the request's
+ * metadata attached to the document. */
+rg_status rg__be_ingest_file(rg_server *s, int64_t coll_id, const char *source, const char *mime,
+                             const char *data, size_t len, const char *metadata_json,
+                             int64_t *doc_id, int64_t *n_chunks, int *changed, rg_err *err) {
+    (void)mime;
+    rg_doc_type t = rg_ingest_detect(source, data, len);
+    if (t == RG_DOC_UNKNOWN)
+        return rg_failf(err, RG_UNSUPPORTED,
+                        "%s: unsupported document type (expected text, Markdown, HTML, PDF, CSV "
+                        "or TSV)",
+                        source);
+    rg_parsed p;
+    rg_status rc = rg_ingest_parse(t, data, len, &p, err);
+    if (rc != RG_OK) {
+        rg_parsed_free(&p);
+        return rg_err_prefix(err, "%s", source);
+    }
+    rg_chunks ch;
+    rc = rg_ingest_chunk(&p, NULL, &ch, err);
+    rg_store_chunk_in *in = NULL;
+    if (rc == RG_OK && ch.n) {
+        in = calloc(ch.n, sizeof *in);
+        if (!in) rc = rg_failf(err, RG_NOMEM, "out of memory");
+    }
+    if (rc == RG_OK) {
+        for (size_t i = 0; i < ch.n; i++) {
+            in[i].text = ch.items[i].text;
+            in[i].text_len = ch.items[i].len;
+            in[i].start = ch.items[i].start;
+            in[i].end = ch.items[i].end;
+            in[i].heading = ch.items[i].heading;
+            in[i].page = ch.items[i].page;
+        }
+        char sha[65];
+        rg_sha256_hex(data, len, sha);
+        rg_store_doc_in d = {source, sha, rg_doc_type_mime(t), metadata_json, (int64_t)len};
+        rc = rg_store_doc_put(s->be->store, coll_id, &d, in, ch.n, doc_id, changed, err);
+        if (rc == RG_OK) *n_chunks = (int64_t)ch.n;
+    }
+    free(in);
+    rg_chunks_free(&ch);
+    rg_parsed_free(&p);
+    return rc;
+}

@@ -1,0 +1,862 @@
+/* chat.c - generation routes: /v1/chat/completions, /v1/completions,
+ * /v1/embeddings.  Each validated request becomes a job on a worker
+ * thread: (RAG) retrieve -> build the prompt with numbered sources ->
+ * generate with the local model, the upstream, or extractively -> answer
+ * (JSON or SSE) with a top-level `citations` array whose `index` matches
+ * the [n] markers.
+ *
+ * Invariants: text sent to the client is always whole UTF-8 code points
+ * (token pieces may split one); a stop string is never sent, not even its
+ * first bytes (held back until it cannot be a stop any more); an SSE
+ * stream always ends with `data: [DONE]`, errors included. */
+#include <curl/curl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "core/utf8.h"
+#include "embed/embed.h"
+#include "server/server_int.h"
+
+json_t *rg__hit_json(const rg_rag_hit *h); /* routes.c */
+
+#define DEFAULT_MAX_TOKENS 256
+
+/* ------------------------------------------------------------------ */
+/* the generation context (owned by the job) */
+
+typedef struct gen {
+    rg__gen_req req;
+    int chat;
+    char id[48];
+    int64_t created;
+    char model_out[160];
+    int64_t coll_id, coll_gen; /* RAG when coll_id > 0 */
+    char coll_full[200];       /* the store's name of the collection */
+    uint8_t cache_key[32];
+    int cacheable;
+    /* output state */
+    rg__job *job;
+    rg_buf text;       /* everything generated so far */
+    size_t sent;       /* bytes of text already given to the client */
+    int stopped;       /* a stop string matched */
+    char finish[16];
+    int tokens_in, tokens_out;
+    uint64_t t_first, t_last;
+    json_t *citations; /* array, owned */
+    char *sources;     /* numbered sources block for prompts, owned */
+    rg_rag_results res; /* retrieved chunks (LLM / upstream paths) */
+} gen;
+
+static void gen_free(void *p) {
+    gen *g = p;
+    if (!g) return;
+    rg__gen_req_free(&g->req);
+    rg_buf_free(&g->text);
+    json_decref(g->citations);
+    free(g->sources);
+    rg_rag_results_clear(&g->res);
+    free(g);
+}
+
+static int est_tokens(const char *s, size_t n) {
+    (void)s;
+    return (int)((n + 3) / 4);
+}
+
+/* ------------------------------------------------------------------ */
+/* SSE output */
+
+static void sse_send(gen *g, json_t *obj) {
+    char *s = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    if (!s) return;
+    size_t n = strlen(s);
+    char *buf = malloc(n + 9);
+    if (buf) {
+        memcpy(buf, "data: ", 6);
+        memcpy(buf + 6, s, n);
+        memcpy(buf + 6 + n, "\n\n", 2);
+        rg__job_emit(g->job, buf, n + 8);
+        free(buf);
+    }
+    free(s);
+}
+
+static json_t *chunk_obj(gen *g, json_t *choice) {
+    json_t *choices = json_array();
+    if (choice) json_array_append_new(choices, choice);
+    return json_pack("{s:s, s:s, s:I, s:s, s:o}", "id", g->id, "object",
+                     g->chat ? "chat.completion.chunk" : "text_completion", "created",
+                     (json_int_t)g->created, "model", g->model_out, "choices", choices);
+}
+
+static void sse_delta(gen *g, const char *s, size_t n, int first) {
+    json_t *choice;
+    if (g->chat) {
+        json_t *delta = json_object();
+        if (first) json_object_set_new(delta, "role", json_string("assistant"));
+        json_object_set_new(delta, "content", json_stringn(s, n));
+        choice = json_pack("{s:i, s:o, s:n, s:n}", "index", 0, "delta", delta, "finish_reason",
+                           "logprobs");
+    } else {
+        choice = json_pack("{s:i, s:s%, s:n, s:n}", "index", 0, "text", s, n, "finish_reason",
+                           "logprobs");
+    }
+    json_t *o = chunk_obj(g, choice);
+    if (first && g->citations) json_object_set(o, "citations", g->citations);
+    sse_send(g, o);
+}
+
+/* Sends text[sent..safe) where safe keeps back whole code points only and
+ * any tail that could still grow into a stop string. */
+static void flush_text(gen *g, int final) {
+    size_t end = g->text.len;
+    if (!final && g->req.n_stop) {
+        size_t hold = 0;
+        for (int i = 0; i < g->req.n_stop; i++) {
+            size_t sl = strlen(g->req.stop[i]);
+            for (size_t k = sl - 1; k > 0; k--) /* longest tail that is a stop prefix */
+                if (k <= end && !memcmp(g->text.data + end - k, g->req.stop[i], k)) {
+                    if (k > hold) hold = k;
+                    break;
+                }
+        }
+        end -= hold;
+    }
+    if (end <= g->sent) return;
+    size_t n = rg_utf8_floor(g->text.data + g->sent, end - g->sent);
+    if (final) n = end - g->sent;
+    if (!n) return;
+    if (g->req.stream) {
+        /* invalid bytes (final flush of a broken tail) become U+FFFD */
+        if (rg_utf8_valid(g->text.data + g->sent, n)) {
+            sse_delta(g, g->text.data + g->sent, n, 0);
+        } else {
+            sse_delta(g, "\xEF\xBF\xBD", 3, 0);
+        }
+    }
+    g->sent += n;
+}
+
+/* Appends a generated piece; returns 1 when generation must stop. */
+static int gen_piece(gen *g, const char *s, size_t n) {
+    uint64_t now = rg_now_ns();
+    rg__metrics *m = &g->job->srv->metrics;
+    if (!g->t_first) {
+        g->t_first = now;
+        rg__hist_observe(&m->ttft, (double)(now - g->job->t0) / 1e9);
+    } else {
+        rg__hist_observe(&m->itl, (double)(now - g->t_last) / 1e9);
+    }
+    g->t_last = now;
+    size_t before = g->text.len;
+    if (rg_buf_append(&g->text, s, n) != RG_OK) {
+        snprintf(g->finish, sizeof g->finish, "length");
+        return 1;
+    }
+    for (int i = 0; i < g->req.n_stop; i++) {
+        size_t sl = strlen(g->req.stop[i]);
+        size_t from = before >= sl ? before - sl + 1 : 0;
+        if (g->text.len < sl) continue;
+        const char *hit = memmem(g->text.data + from, g->text.len - from, g->req.stop[i], sl);
+        if (hit) {
+            g->text.len = (size_t)(hit - g->text.data);
+            g->text.data[g->text.len] = 0;
+            g->stopped = 1;
+            snprintf(g->finish, sizeof g->finish, "stop");
+            flush_text(g, 1);
+            return 1;
+        }
+    }
+    flush_text(g, 0);
+    return rg__job_should_stop(g->job);
+}
+
+static json_t *usage_obj(gen *g) {
+    return json_pack("{s:i, s:i, s:i}", "prompt_tokens", g->tokens_in, "completion_tokens",
+                     g->tokens_out, "total_tokens", g->tokens_in + g->tokens_out);
+}
+
+/* Makes the text valid UTF-8 for JSON (a model may end mid code point). */
+static void sanitize_text(gen *g) {
+    if (rg_utf8_valid(g->text.data ? g->text.data : "", g->text.len)) return;
+    rg_buf clean;
+    rg_buf_init(&clean, 0);
+    for (size_t i = 0; i < g->text.len;) {
+        uint32_t cp;
+        int l = rg_utf8_decode(g->text.data + i, g->text.len - i, &cp);
+        if (cp == 0xFFFD && l == 1)
+            rg_buf_append(&clean, "\xEF\xBF\xBD", 3);
+        else
+            rg_buf_append(&clean, g->text.data + i, (size_t)l);
+        i += (size_t)l;
+    }
+    rg_buf_free(&g->text);
+    g->text = clean;
+}
+
+static json_t *final_obj(gen *g) {
+    sanitize_text(g);
+    json_t *choice;
+    const char *txt = g->text.data ? g->text.data : "";
+    if (g->chat)
+        choice = json_pack("{s:i, s:{s:s, s:s}, s:s, s:n}", "index", 0, "message", "role",
+                           "assistant", "content", txt, "finish_reason", g->finish, "logprobs");
+    else
+        choice = json_pack("{s:i, s:s, s:s, s:n}", "index", 0, "text", txt, "finish_reason",
+                           g->finish, "logprobs");
+    json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:[o], s:o}", "id", g->id, "object",
+                          g->chat ? "chat.completion" : "text_completion", "created",
+                          (json_int_t)g->created, "model", g->model_out, "choices", choice,
+                          "usage", usage_obj(g));
+    if (o && g->citations) json_object_set(o, "citations", g->citations);
+    return o;
+}
+
+/* Ends the request: JSON body, or the closing SSE events and [DONE]. */
+static void gen_finish(gen *g) {
+    rg__metrics *m = &g->job->srv->metrics;
+    atomic_fetch_add(&m->tokens_in, (uint64_t)g->tokens_in);
+    atomic_fetch_add(&m->tokens_out, (uint64_t)g->tokens_out);
+    if (!g->finish[0]) snprintf(g->finish, sizeof g->finish, "stop");
+    if (g->cacheable && !atomic_load(&g->job->cancelled)) {
+        sanitize_text(g);
+        json_t *v = json_pack("{s:s, s:s, s:i, s:i, s:O?}", "content",
+                              g->text.data ? g->text.data : "", "finish_reason", g->finish,
+                              "prompt_tokens", g->tokens_in, "completion_tokens", g->tokens_out,
+                              "citations", g->citations);
+        char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
+        json_decref(v);
+        if (s) rg__cache_put(g->job->srv->cache, g->cache_key, s);
+        free(s);
+    }
+    if (!g->req.stream) {
+        rg__job_finish_json(g->job, 200, final_obj(g));
+        return;
+    }
+    flush_text(g, 1);
+    json_t *choice = g->chat ? json_pack("{s:i, s:{}, s:s, s:n}", "index", 0, "delta",
+                                         "finish_reason", g->finish, "logprobs")
+                             : json_pack("{s:i, s:s, s:s, s:n}", "index", 0, "text", "",
+                                         "finish_reason", g->finish, "logprobs");
+    sse_send(g, chunk_obj(g, choice));
+    if (g->req.include_usage) {
+        json_t *o = chunk_obj(g, NULL);
+        json_object_set_new(o, "usage", usage_obj(g));
+        sse_send(g, o);
+    }
+    rg__job_emit(g->job, "data: [DONE]\n\n", 14);
+}
+
+/* An error after a stream started: an error event, then [DONE]. */
+static void gen_fail(gen *g, int status, const char *code, const char *msg) {
+    if (!g->req.stream) {
+        rg__job_finish_error(g->job, status, code, "%s", msg);
+        return;
+    }
+    char *s = NULL;
+    json_t *e = rg__error_json(code, msg, rg__error_type(status));
+    s = json_dumps(e, JSON_COMPACT);
+    json_decref(e);
+    if (s) {
+        rg__job_emit(g->job, "data: ", 6);
+        rg__job_emit(g->job, s, strlen(s));
+        rg__job_emit(g->job, "\n\n", 2);
+        free(s);
+    }
+    rg__job_emit(g->job, "data: [DONE]\n\n", 14);
+}
+
+/* ------------------------------------------------------------------ */
+/* RAG: retrieval, sources block, citations */
+
+static const char *last_user(const gen *g) {
+    if (!g->chat) return g->req.prompt;
+    for (int i = g->req.n_msgs - 1; i >= 0; i--)
+        if (!strcmp(g->req.msgs[i].role, "user")) return g->req.msgs[i].content;
+    return g->req.msgs[g->req.n_msgs - 1].content;
+}
+
+static rg_status rag_retrieve(gen *g, rg_err *err) {
+    const char *q = last_user(g);
+    char qbuf[8192];
+    snprintf(qbuf, sizeof qbuf, "%s", q ? q : "");
+    uint64_t t0 = rg_now_ns();
+    rg__rag_ref ref;
+    rg_status rc = rg__be_rag_get(g->job->srv, g->coll_id, g->coll_full, g->coll_gen, &ref, err);
+    if (rc == RG_OK) {
+        rc = rg__be_search(g->job->srv, ref.rag, qbuf, g->req.k, NULL, &g->res, err);
+        rg__be_rag_put(g->job->srv, &ref);
+    }
+    rg__hist_observe(&g->job->srv->metrics.retrieval, (double)(rg_now_ns() - t0) / 1e9);
+    if (rc != RG_OK) return rc;
+    g->citations = json_array();
+    rg_buf b;
+    rg_buf_init(&b, 0);
+    for (size_t i = 0; i < g->res.n; i++) {
+        const rg_rag_hit *h = &g->res.hits[i];
+        json_t *c = rg__hit_json(h);
+        json_object_del(c, "text");
+        json_object_set_new(c, "index", json_integer((json_int_t)i + 1));
+        /* a short quote so a client can show what was cited */
+        size_t ql = rg_utf8_floor(h->text, h->text_len < 200 ? h->text_len : 200);
+        json_object_set_new(c, "snippet", json_stringn(h->text, ql));
+        json_array_append_new(g->citations, c);
+        rg_buf_printf(&b, "[%zu] (source: %s%s%s)\n%.*s\n\n", i + 1, h->source,
+                      *h->heading ? ", section: " : "", h->heading, (int)h->text_len, h->text);
+    }
+    size_t n;
+    g->sources = rg_buf_detach(&b, &n);
+    return RG_OK;
+}
+
+static const char rag_instructions[] =
+    "Answer the question using only the numbered sources below. After each sentence that uses "
+    "a source, cite it with its number in square brackets, like [1] or [2][3]. If the sources "
+    "do not contain the answer, say that you do not know.\n\nSources:\n\n";
+
+/* ------------------------------------------------------------------ */
+/* extractive answer (no model): the best sentences of the retrieved
+ * chunks, each followed by its source's [n]. */
+
+/* The citations array of an extractive answer (numbered as in its text). */
+static json_t *answer_citations(const rg_rag_answer *a) {
+    json_t *arr = json_array();
+    for (size_t i = 0; i < a->nsources; i++) {
+        const rg_rag_source *src = &a->sources[i];
+        json_t *c = json_pack("{s:i, s:I, s:I, s:s, s:f}", "index", src->n, "document_id",
+                              (json_int_t)src->doc_id, "chunk_id", (json_int_t)src->chunk_id,
+                              "source", src->source ? src->source : "", "score", src->score);
+        json_object_set_new(c, "page", src->page > 0 ? json_integer(src->page) : json_null());
+        json_object_set_new(c, "heading", src->heading && *src->heading
+                                              ? json_string(src->heading)
+                                              : json_null());
+        json_array_append_new(arr, c);
+    }
+    return arr;
+}
+
+/* Extractive answer: retrieval and answer in one step (rag/); the
+ * citations go in the first SSE event, so they are known before it. */
+static int gen_extractive(gen *g, rg_err *err) {
+    const char *q = last_user(g);
+    uint64_t t0 = rg_now_ns();
+    rg__rag_ref ref;
+    rg_status rc = rg__be_rag_get(g->job->srv, g->coll_id, g->coll_full, g->coll_gen, &ref, err);
+    rg_rag_answer ans;
+    memset(&ans, 0, sizeof ans);
+    if (rc == RG_OK) {
+        rg_rag_answer_opts o = {0};
+        o.k_chunks = (size_t)g->req.k;
+        rc = rg_rag_answer_extractive(ref.rag, q ? q : "", &o, &ans, err);
+        rg__be_rag_put(g->job->srv, &ref);
+    }
+    rg__hist_observe(&g->job->srv->metrics.retrieval, (double)(rg_now_ns() - t0) / 1e9);
+    if (rc != RG_OK) return -1;
+    g->citations = answer_citations(&ans);
+    if (g->req.stream) sse_delta(g, "", 0, 1);
+    const char *a = ans.text ? ans.text : "";
+    size_t n = strlen(a);
+    /* Emit word by word so a streaming client sees a stream. */
+    size_t i = 0;
+    int words = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && a[j] != ' ') j++;
+        while (j < n && a[j] == ' ') j++;
+        words++;
+        if (gen_piece(g, a + i, j - i)) break;
+        if (words >= g->req.max_tokens) {
+            snprintf(g->finish, sizeof g->finish, "length");
+            break;
+        }
+        i = j;
+    }
+    g->tokens_out = est_tokens(g->text.data, g->text.len);
+    g->tokens_in = est_tokens(q, strlen(q));
+    rg_rag_answer_clear(&ans);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* upstream (OpenAI-compatible, libcurl) */
+
+typedef struct up_ctx {
+    gen *g;
+    rg_buf line; /* partial SSE line */
+    rg_buf body; /* non-streaming body */
+    int streaming;
+    int stop;
+    int got_usage;
+} up_ctx;
+
+static void up_event(up_ctx *u, const char *data, size_t n) {
+    if (n == 6 && !memcmp(data, "[DONE]", 6)) return;
+    json_t *o = json_loadb(data, n, 0, NULL);
+    if (!o) return;
+    json_t *ch = json_array_get(json_object_get(o, "choices"), 0);
+    const char *piece = NULL;
+    if (ch) {
+        json_t *d = json_object_get(ch, "delta");
+        piece = json_string_value(json_object_get(d ? d : ch, d ? "content" : "text"));
+        const char *fr = json_string_value(json_object_get(ch, "finish_reason"));
+        if (fr) snprintf(u->g->finish, sizeof u->g->finish, "%s", fr);
+    }
+    json_t *usage = json_object_get(o, "usage");
+    if (json_is_object(usage)) {
+        u->g->tokens_in = (int)json_integer_value(json_object_get(usage, "prompt_tokens"));
+        u->g->tokens_out = (int)json_integer_value(json_object_get(usage, "completion_tokens"));
+        u->got_usage = 1;
+    }
+    if (piece && *piece && !u->stop) {
+        if (gen_piece(u->g, piece, strlen(piece))) u->stop = 1;
+        if (!u->got_usage) u->g->tokens_out++;
+    }
+    json_decref(o);
+}
+
+static size_t up_write(char *p, size_t sz, size_t nm, void *ud) {
+    up_ctx *u = ud;
+    size_t n = sz * nm;
+    if (!u->streaming) {
+        if (rg_buf_append(&u->body, p, n) != RG_OK) return 0;
+        return n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\n') {
+            const char *l = u->line.data ? u->line.data : "";
+            size_t ll = u->line.len;
+            if (ll && l[ll - 1] == '\r') ll--;
+            if (ll > 5 && !strncmp(l, "data:", 5)) {
+                size_t off = 5;
+                while (off < ll && l[off] == ' ') off++;
+                up_event(u, l + off, ll - off);
+            }
+            rg_buf_reset(&u->line);
+        } else if (rg_buf_putc(&u->line, p[i]) != RG_OK) {
+            return 0;
+        }
+    }
+    return u->stop ? 0 : n;
+}
+
+static int up_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d) {
+    (void)a, (void)b, (void)c, (void)d;
+    up_ctx *u = ud;
+    return rg__job_should_stop(u->g->job) ? 1 : 0;
+}
+
+static void gen_upstream(gen *g) {
+    rg_server *s = g->job->srv;
+    json_t *msgs = json_array();
+    if (g->chat) {
+        if (g->sources) {
+            rg_buf sys;
+            rg_buf_init(&sys, 0);
+            rg_buf_puts(&sys, rag_instructions);
+            rg_buf_puts(&sys, g->sources);
+            json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system", "content",
+                                                  sys.data ? sys.data : ""));
+            rg_buf_free(&sys);
+        }
+        for (int i = 0; i < g->req.n_msgs; i++)
+            json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", g->req.msgs[i].role,
+                                                  "content", g->req.msgs[i].content));
+    }
+    const char *model = s->cfg.upstream_model ? s->cfg.upstream_model
+                        : (g->req.model[0] && strncmp(g->req.model, "rag:", 4)) ? g->req.model
+                                                                               : "default";
+    json_t *rq = json_pack("{s:s, s:b}", "model", model, "stream", 1);
+    if (g->chat)
+        json_object_set_new(rq, "messages", msgs);
+    else {
+        json_decref(msgs);
+        json_object_set_new(rq, "prompt", json_string(g->req.prompt));
+    }
+    if (g->req.has_temperature) json_object_set_new(rq, "temperature", json_real(g->req.temperature));
+    if (g->req.top_p < 1) json_object_set_new(rq, "top_p", json_real(g->req.top_p));
+    if (g->req.max_tokens) json_object_set_new(rq, "max_tokens", json_integer(g->req.max_tokens));
+    if (g->req.has_seed) json_object_set_new(rq, "seed", json_integer((json_int_t)g->req.seed));
+    if (g->req.n_stop) {
+        json_t *st = json_array();
+        for (int i = 0; i < g->req.n_stop; i++) json_array_append_new(st, json_string(g->req.stop[i]));
+        json_object_set_new(rq, "stop", st);
+    }
+    json_object_set_new(rq, "stream_options", json_pack("{s:b}", "include_usage", 1));
+    char *body = json_dumps(rq, JSON_COMPACT);
+    json_decref(rq);
+
+    char url[1024];
+    size_t ul = strlen(s->cfg.upstream_url);
+    while (ul && s->cfg.upstream_url[ul - 1] == '/') ul--;
+    snprintf(url, sizeof url, "%.*s/%s", (int)ul, s->cfg.upstream_url,
+             g->chat ? "chat/completions" : "completions");
+    up_ctx u = {.g = g, .streaming = 1};
+    rg_buf_init(&u.line, 1 << 20);
+    rg_buf_init(&u.body, 1 << 20);
+    CURL *c = curl_easy_init();
+    struct curl_slist *hd = NULL;
+    hd = curl_slist_append(hd, "Content-Type: application/json");
+    hd = curl_slist_append(hd, "Accept: text/event-stream");
+    if (s->cfg.upstream_key) {
+        char auth[600];
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", s->cfg.upstream_key);
+        hd = curl_slist_append(hd, auth);
+    }
+    long code = 0;
+    CURLcode cc = CURLE_FAILED_INIT;
+    if (c && body) {
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, up_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &u);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, up_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, &u);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)s->cfg.request_timeout_s);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        cc = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    }
+    if (!u.got_usage) {
+        int in = 0;
+        if (g->sources) in += est_tokens(g->sources, strlen(g->sources));
+        if (g->chat)
+            for (int i = 0; i < g->req.n_msgs; i++)
+                in += est_tokens(g->req.msgs[i].content, strlen(g->req.msgs[i].content)) + 4;
+        else
+            in = est_tokens(g->req.prompt, strlen(g->req.prompt));
+        g->tokens_in = in;
+    }
+    int stopped_by_us = u.stop || atomic_load(&g->job->cancelled);
+    if (!stopped_by_us && (cc != CURLE_OK || code != 200)) {
+        char msg[1200];
+        if (cc != CURLE_OK)
+            snprintf(msg, sizeof msg, "upstream %s: %s", url, curl_easy_strerror(cc));
+        else
+            snprintf(msg, sizeof msg, "upstream %s answered HTTP %ld", url, code);
+        gen_fail(g, 502, "upstream_error", msg);
+    } else {
+        gen_finish(g);
+    }
+    if (hd) curl_slist_free_all(hd);
+    if (c) curl_easy_cleanup(c);
+    free(body);
+    rg_buf_free(&u.line);
+    rg_buf_free(&u.body);
+}
+
+/* ------------------------------------------------------------------ */
+/* the job */
+
+static void gen_run(rg__job *job) {
+    gen *g = job->ctx;
+    g->job = job;
+    rg_err err;
+    rg_err_clear(&err);
+    rg_server *s = job->srv;
+    if (!s->cfg.upstream_url) {
+        if (gen_extractive(g, &err) != 0) {
+            gen_fail(g, 500, "retrieval_failed", rg_err_text(&err));
+            return;
+        }
+        if (!atomic_load(&job->cancelled)) gen_finish(g);
+        return;
+    }
+    if (g->coll_id > 0 && rag_retrieve(g, &err) != RG_OK) {
+        gen_fail(g, 500, "retrieval_failed", rg_err_text(&err));
+        return;
+    }
+    /* the first event: the role and, for RAG, the citations */
+    if (g->req.stream) sse_delta(g, "", 0, 1);
+    gen_upstream(g);
+}
+
+static void cache_key(rg__req *r, gen *g) {
+    /* everything that shapes the answer, in a fixed order */
+    rg_buf b;
+    rg_buf_init(&b, 0);
+    rg_buf_printf(&b, "%s\n%llu\n%d\n%s\n%s\n%d\n%d\n%d\n%llu\n%d\n%lld\n", rg__tenant(r),
+                  (unsigned long long)atomic_load(&r->srv->write_epoch), g->chat, g->model_out,
+                  g->req.collection, g->req.k, g->req.max_tokens, (int)(g->req.top_p * 1000),
+                  (unsigned long long)g->req.seed, g->req.n_stop, (long long)g->coll_gen);
+    for (int i = 0; i < g->req.n_stop; i++) {
+        rg_buf_puts(&b, g->req.stop[i]);
+        rg_buf_putc(&b, 0);
+    }
+    if (g->chat) {
+        for (int i = 0; i < g->req.n_msgs; i++) {
+            rg_buf_printf(&b, "%s:%zu:", g->req.msgs[i].role, strlen(g->req.msgs[i].content));
+            rg_buf_puts(&b, g->req.msgs[i].content);
+        }
+    } else {
+        rg_buf_puts(&b, g->req.prompt);
+    }
+    rg_sha256(b.data, b.len, g->cache_key);
+    rg_buf_free(&b);
+}
+
+/* Answers a cached entry at once (JSON or a complete SSE stream). */
+static void respond_cached(rg__req *r, gen *g, const char *cached) {
+    json_t *v = json_loads(cached, 0, NULL);
+    if (!v) return;
+    rg_buf_reset(&g->text);
+    const char *content = json_string_value(json_object_get(v, "content"));
+    rg_buf_puts(&g->text, content ? content : "");
+    snprintf(g->finish, sizeof g->finish, "%s",
+             json_string_value(json_object_get(v, "finish_reason")) ?: "stop");
+    g->tokens_in = (int)json_integer_value(json_object_get(v, "prompt_tokens"));
+    g->tokens_out = (int)json_integer_value(json_object_get(v, "completion_tokens"));
+    json_t *cit = json_object_get(v, "citations");
+    if (cit) g->citations = json_incref(cit);
+    json_decref(v);
+    if (!g->req.stream) {
+        json_t *o = final_obj(g);
+        if (o) json_object_set_new(o, "cached", json_true());
+        rg__respond_json(r, 200, o);
+        return;
+    }
+    /* Build the whole stream in memory: same events as a live one. */
+    rg_buf out;
+    rg_buf_init(&out, 0);
+    json_t *events[4];
+    int ne = 0;
+    if (g->chat) {
+        json_t *first = chunk_obj(g, json_pack("{s:i, s:{s:s, s:s}, s:n, s:n}", "index", 0,
+                                               "delta", "role", "assistant", "content",
+                                               g->text.data ? g->text.data : "", "finish_reason",
+                                               "logprobs"));
+        if (g->citations) json_object_set(first, "citations", g->citations);
+        events[ne++] = first;
+        events[ne++] = chunk_obj(g, json_pack("{s:i, s:{}, s:s, s:n}", "index", 0, "delta",
+                                              "finish_reason", g->finish, "logprobs"));
+    } else {
+        json_t *first = chunk_obj(g, json_pack("{s:i, s:s, s:n, s:n}", "index", 0, "text",
+                                               g->text.data ? g->text.data : "", "finish_reason",
+                                               "logprobs"));
+        if (g->citations) json_object_set(first, "citations", g->citations);
+        events[ne++] = first;
+        events[ne++] = chunk_obj(g, json_pack("{s:i, s:s, s:s, s:n}", "index", 0, "text", "",
+                                              "finish_reason", g->finish, "logprobs"));
+    }
+    if (g->req.include_usage) {
+        json_t *o = chunk_obj(g, NULL);
+        json_object_set_new(o, "usage", usage_obj(g));
+        events[ne++] = o;
+    }
+    for (int i = 0; i < ne; i++) {
+        char *s = json_dumps(events[i], JSON_COMPACT);
+        if (s) rg_buf_printf(&out, "data: %s\n\n", s);
+        free(s);
+        json_decref(events[i]);
+    }
+    rg_buf_puts(&out, "data: [DONE]\n\n");
+    rg__respond_text(r, 200, "text/event-stream", out.data, out.len);
+    rg_buf_free(&out);
+}
+
+static void gen_route(rg__req *r, int chat) {
+    rg_server *s = r->srv;
+    gen *g = calloc(1, sizeof *g);
+    if (!g) {
+        rg__respond_error(r, 503, "overloaded", "out of memory");
+        return;
+    }
+    g->chat = chat;
+    rg_buf_init(&g->text, 16u << 20);
+    rg_err err;
+    if (rg__parse_gen(r->body.data, r->body.len, chat, &g->req, &err) != RG_OK) {
+        gen_free(g);
+        rg__respond_error(r, 400, "invalid_request", "%s", rg_err_text(&err));
+        return;
+    }
+    if (g->req.collection[0]) {
+        char full[200];
+        rg__coll_fullname(r, g->req.collection, full, sizeof full);
+        rg_store_collection c;
+        rg_status rc = rg_store_collection_get(rg__be_store(s), full, &c, &err);
+        if (rc != RG_OK) {
+            gen_free(g);
+            if (rc == RG_NOTFOUND)
+                rg__respond_error(r, 404, "collection_not_found", "collection '%s' does not exist",
+                                  r->coll[0] ? r->coll : full + (strlen(rg__tenant(r)) ? strlen(rg__tenant(r)) + 2 : 0));
+            else
+                rg__respond_error(r, 500, "internal_error", "%s", rg_err_text(&err));
+            return;
+        }
+        g->coll_id = c.id;
+        g->coll_gen = c.generation;
+        snprintf(g->coll_full, sizeof g->coll_full, "%s", c.name);
+        rg_store_collection_clear(&c);
+    } else if (!s->cfg.upstream_url) {
+        gen_free(g);
+        rg__respond_error(r, 400, "model_not_available",
+                          "no language model is loaded: start 'ragd serve' with -m MODEL.gguf or "
+                          "--upstream URL, or ask a collection (\"collection\": \"name\" or model "
+                          "\"rag:name\") for an extractive answer");
+        return;
+    }
+    if (!chat && g->coll_id > 0 && !s->cfg.upstream_url) {
+        /* extractive completions: the prompt is the question */
+    }
+    uint8_t rnd[32];
+    char hex[33];
+    uint64_t t = rg_now_ns() ^ (uint64_t)(uintptr_t)g;
+    rg_sha256(&t, sizeof t, rnd);
+    rg_hex(rnd, 12, hex);
+    snprintf(g->id, sizeof g->id, "%s-%s", chat ? "chatcmpl" : "cmpl", hex);
+    g->created = rg_unix_time();
+    const char *gname = s->cfg.upstream_url ? (s->cfg.upstream_model ? s->cfg.upstream_model : "upstream")
+                                            : "extractive";
+    if (g->req.model[0])
+        snprintf(g->model_out, sizeof g->model_out, "%s", g->req.model);
+    else
+        snprintf(g->model_out, sizeof g->model_out, "%s", gname);
+    if (!g->req.max_tokens) g->req.max_tokens = DEFAULT_MAX_TOKENS;
+
+    g->cacheable = s->cache && g->req.has_temperature && g->req.temperature == 0.0;
+    if (g->cacheable) {
+        cache_key(r, g);
+        char *hit = rg__cache_get(s->cache, g->cache_key);
+        if (hit) {
+            atomic_fetch_add(&s->metrics.cache_hits, 1);
+            respond_cached(r, g, hit);
+            free(hit);
+            gen_free(g);
+            if (!r->responded) rg__respond_error(r, 500, "internal_error", "bad cache entry");
+            return;
+        }
+        atomic_fetch_add(&s->metrics.cache_misses, 1);
+    }
+    rg__job_start(r, gen_run, g, gen_free, g->req.stream);
+}
+
+void rg__chat_route(rg__req *r) { gen_route(r, 1); }
+void rg__completions_route(rg__req *r) { gen_route(r, 0); }
+
+typedef struct emb_job {
+    rg__embed_req req;
+    int base64;
+} emb_job;
+
+static void emb_free(void *p) {
+    emb_job *e = p;
+    if (!e) return;
+    rg__embed_req_free(&e->req);
+    free(e);
+}
+
+static char *b64(const unsigned char *p, size_t n) {
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *o = malloc((n + 2) / 3 * 4 + 1);
+    if (!o) return NULL;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16;
+        if (i + 1 < n) v |= (unsigned)p[i + 1] << 8;
+        if (i + 2 < n) v |= p[i + 2];
+        o[j++] = tab[(v >> 18) & 63];
+        o[j++] = tab[(v >> 12) & 63];
+        o[j++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+        o[j++] = i + 2 < n ? tab[v & 63] : '=';
+    }
+    o[j] = 0;
+    return o;
+}
+
+static void emb_run(rg__job *job) {
+    emb_job *e = job->ctx;
+    rg_server *s = job->srv;
+    int dim = rg_embed_dim(s->embedder);
+    size_t *lens = calloc((size_t)e->req.n_inputs, sizeof *lens);
+    float *out = calloc((size_t)e->req.n_inputs * (size_t)dim, sizeof *out);
+    if (!lens || !out) {
+        free(lens);
+        free(out);
+        rg__job_finish_error(job, 503, "overloaded", "out of memory");
+        return;
+    }
+    int toks = 0;
+    for (int i = 0; i < e->req.n_inputs; i++) {
+        lens[i] = strlen(e->req.inputs[i]);
+        toks += est_tokens(e->req.inputs[i], lens[i]);
+    }
+    rg_err err;
+    pthread_mutex_lock(&s->embed_mu);
+    rg_status rc = rg_embed_texts(s->embedder, (const char *const *)e->req.inputs, lens,
+                                  e->req.n_inputs, 1, out, &err);
+    pthread_mutex_unlock(&s->embed_mu);
+    if (rc != RG_OK) {
+        free(lens);
+        free(out);
+        rg__job_finish_error(job, 500, "embedding_failed", "%s", rg_err_text(&err));
+        return;
+    }
+    json_t *data = json_array();
+    for (int i = 0; i < e->req.n_inputs; i++) {
+        json_t *v;
+        if (e->base64) {
+            char *t = b64((const unsigned char *)(out + (size_t)i * (size_t)dim),
+                          (size_t)dim * sizeof(float));
+            v = json_string(t ? t : "");
+            free(t);
+        } else {
+            v = json_array();
+            for (int d = 0; d < dim; d++)
+                json_array_append_new(v, json_real(out[(size_t)i * (size_t)dim + (size_t)d]));
+        }
+        json_array_append_new(data, json_pack("{s:s, s:i, s:o}", "object", "embedding", "index", i,
+                                              "embedding", v));
+    }
+    free(lens);
+    free(out);
+    atomic_fetch_add(&s->metrics.tokens_in, (uint64_t)toks);
+    const char *base = strrchr(s->cfg.embed_model_path, '/');
+    rg__job_finish_json(job, 200,
+                        json_pack("{s:s, s:o, s:s, s:{s:i, s:i}}", "object", "list", "data", data,
+                                  "model", e->req.model[0] ? e->req.model
+                                                           : base ? base + 1
+                                                                  : s->cfg.embed_model_path,
+                                  "usage", "prompt_tokens", toks, "total_tokens", toks));
+}
+
+void rg__embeddings_route(rg__req *r) {
+    emb_job *e = calloc(1, sizeof *e);
+    rg_err err;
+    if (!e) {
+        rg__respond_error(r, 503, "overloaded", "out of memory");
+        return;
+    }
+    if (rg__parse_embed(r->body.data, r->body.len, &e->req, &err) != RG_OK) {
+        free(e);
+        rg__respond_error(r, 400, "invalid_request", "%s", rg_err_text(&err));
+        return;
+    }
+    if (!r->srv->embedder) {
+        emb_free(e);
+        rg__respond_error(r, 501, "embeddings_unavailable",
+                          "no embedding model is loaded: start 'ragd serve' with --embed-model "
+                          "E.gguf");
+        return;
+    }
+    e->base64 = e->req.base64;
+    rg__job_start(r, emb_run, e, emb_free, 0);
+}
+
+void rg__models_extra(rg_server *s, json_t *data) {
+    const char *name = s->cfg.model_path ? s->cfg.model_path
+                       : s->cfg.upstream_url ? (s->cfg.upstream_model ? s->cfg.upstream_model
+                                                                      : "upstream")
+                                             : "extractive";
+    const char *base = strrchr(name, '/');
+    json_array_append_new(data, json_pack("{s:s, s:s, s:I, s:s}", "id", base ? base + 1 : name,
+                                          "object", "model", "created", (json_int_t)s->started,
+                                          "owned_by", "ragd"));
+}

@@ -1,0 +1,456 @@
+/* routes.c - the route handlers that answer on the poll thread: health,
+ * models, metrics, collections, documents, search; and the dispatcher.
+ * (Generation routes are in chat.c: they run as jobs.)
+ *
+ * Tenant isolation: every collection name from a URL or body goes through
+ * rg__coll_fullname (tenant prefix) before it reaches the store, and a
+ * document id is only served when its collection is the one in the URL. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/hash.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "ragd.h"
+#include "server/server_int.h"
+
+void rg__chat_route(rg__req *r);        /* chat.c */
+void rg__completions_route(rg__req *r); /* chat.c */
+void rg__embeddings_route(rg__req *r);  /* chat.c */
+void rg__models_extra(rg_server *s, json_t *data); /* chat.c */
+
+static int status_for(rg_status rc) {
+    switch (rc) {
+    case RG_NOTFOUND: return 404;
+    case RG_EXISTS: return 409;
+    case RG_LIMIT: return 413;
+    case RG_INVALID:
+    case RG_FORMAT:
+    case RG_UNSUPPORTED: return 400;
+    case RG_BUSY: return 503;
+    case RG_TIMEOUT: return 408;
+    case RG_UPSTREAM: return 502;
+    default: return 500;
+    }
+}
+
+static void respond_rc(rg__req *r, rg_status rc, const rg_err *err) {
+    int st = status_for(rc);
+    const char *code = st == 404 ? "not_found" : st == 409 ? "already_exists"
+                       : st == 413 ? "request_too_large" : st == 400 ? "invalid_request"
+                                                                      : "internal_error";
+    rg__respond_error(r, st, code, "%s", rg_err_text(err));
+}
+
+/* Looks the URL's collection up for this tenant; responds 404 when absent. */
+static int get_coll(rg__req *r, rg_store_collection *c) {
+    char full[200];
+    rg_err err;
+    rg__coll_fullname(r, r->coll, full, sizeof full);
+    if (!rg__valid_name(r->coll)) {
+        rg__respond_error(r, 404, "collection_not_found", "collection '%s' does not exist", r->coll);
+        return -1;
+    }
+    rg_status rc = rg_store_collection_get(rg__be_store(r->srv), full, c, &err);
+    if (rc == RG_NOTFOUND) {
+        rg__respond_error(r, 404, "collection_not_found", "collection '%s' does not exist", r->coll);
+        return -1;
+    }
+    if (rc != RG_OK) {
+        respond_rc(r, rc, &err);
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *coll_json(const rg__req *r, const rg_store_collection *c) {
+    const char *name = c->name;
+    size_t tl = strlen(rg__tenant(r));
+    if (tl) name += tl + 2;
+    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "object", "collection", "name", name,
+                     "documents", (json_int_t)c->n_documents, "chunks", (json_int_t)c->n_chunks,
+                     "bytes", (json_int_t)c->bytes, "created", (json_int_t)c->created);
+}
+
+static void h_health(rg__req *r) {
+    rg_server *s = r->srv;
+    json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:b, s:b}", "status", "ok", "version",
+                          RAGD_VERSION, "uptime_s", (json_int_t)(rg_unix_time() - s->started),
+                          "generator",
+                          s->cfg.model_path ? "local" : s->cfg.upstream_url ? "upstream"
+                                                                           : "extractive",
+                          "embeddings", s->cfg.embed_model_path != NULL, "auth", s->n_keys > 0);
+    rg__respond_json(r, 200, j);
+}
+
+static void h_metrics(rg__req *r) {
+    rg_buf b;
+    rg_buf_init(&b, 0);
+    rg__metrics_render(&r->srv->metrics, &b);
+    rg__respond_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
+                     b.len);
+    rg_buf_free(&b);
+}
+
+static void h_models(rg__req *r) {
+    json_t *data = json_array();
+    rg__models_extra(r->srv, data);
+    /* one rag:<collection> model per collection this tenant can see */
+    rg_store_collection *cs = NULL;
+    size_t n = 0;
+    rg_err err;
+    const char *t = rg__tenant(r);
+    size_t tl = strlen(t);
+    if (rg_store_collection_list(rg__be_store(r->srv), &cs, &n, &err) == RG_OK) {
+        for (size_t i = 0; i < n; i++) {
+            const char *name = cs[i].name;
+            if (tl) {
+                if (strncmp(name, t, tl) || strncmp(name + tl, "__", 2)) continue;
+                name += tl + 2;
+            } else if (strstr(name, "__")) {
+                continue; /* another tenant's (open server shows only unprefixed) */
+            }
+            char id[200];
+            snprintf(id, sizeof id, "rag:%s", name);
+            json_array_append_new(data, json_pack("{s:s, s:s, s:I, s:s}", "id", id, "object",
+                                                  "model", "created",
+                                                  (json_int_t)cs[i].created, "owned_by", "ragd"));
+        }
+        rg_store_collections_free(cs, n);
+    }
+    rg__respond_json(r, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
+}
+
+static void h_collections(rg__req *r) {
+    rg_store *st = rg__be_store(r->srv);
+    rg_err err;
+    if (r->method == 'P') {
+        char name[128], full[200];
+        rg_status rc = rg__parse_collection(r->body.data, r->body.len, name, sizeof name, &err);
+        if (rc != RG_OK) {
+            rg__respond_error(r, 400, "invalid_request", "%s", rg_err_text(&err));
+            return;
+        }
+        rg__coll_fullname(r, name, full, sizeof full);
+        rc = rg_store_collection_create(st, full, NULL, NULL, &err);
+        if (rc == RG_EXISTS) {
+            rg__respond_error(r, 409, "collection_exists", "collection '%s' already exists", name);
+            return;
+        }
+        if (rc != RG_OK) {
+            respond_rc(r, rc, &err);
+            return;
+        }
+        rg_store_collection c;
+        if (rg_store_collection_get(st, full, &c, &err) != RG_OK) {
+            respond_rc(r, err.code, &err);
+            return;
+        }
+        rg__respond_json(r, 201, coll_json(r, &c));
+        rg_store_collection_clear(&c);
+        return;
+    }
+    if (r->method != 'G') {
+        rg__respond_error(r, 405, "method_not_allowed", "use GET or POST on /v1/collections");
+        return;
+    }
+    rg_store_collection *cs = NULL;
+    size_t n = 0;
+    rg_status rc = rg_store_collection_list(st, &cs, &n, &err);
+    if (rc != RG_OK) {
+        respond_rc(r, rc, &err);
+        return;
+    }
+    json_t *data = json_array();
+    const char *t = rg__tenant(r);
+    size_t tl = strlen(t);
+    for (size_t i = 0; i < n; i++) {
+        if (tl ? (strncmp(cs[i].name, t, tl) || strncmp(cs[i].name + tl, "__", 2))
+               : strstr(cs[i].name, "__") != NULL)
+            continue;
+        json_array_append_new(data, coll_json(r, &cs[i]));
+    }
+    rg_store_collections_free(cs, n);
+    rg__respond_json(r, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
+}
+
+static void h_collection(rg__req *r) {
+    rg_store_collection c;
+    if (r->method != 'G' && r->method != 'D') {
+        rg__respond_error(r, 405, "method_not_allowed", "use GET or DELETE on a collection");
+        return;
+    }
+    if (get_coll(r, &c)) return;
+    if (r->method == 'G') {
+        rg__respond_json(r, 200, coll_json(r, &c));
+        rg_store_collection_clear(&c);
+        return;
+    }
+    rg_err err;
+    rg_status rc = rg_store_collection_delete(rg__be_store(r->srv), c.name, &err);
+    int64_t id = c.id;
+    rg_store_collection_clear(&c);
+    if (rc != RG_OK) {
+        respond_rc(r, rc, &err);
+        return;
+    }
+    rg__be_forget(r->srv, id);
+    atomic_fetch_add(&r->srv->write_epoch, 1);
+    rg__respond_json(r, 200, json_pack("{s:s, s:s, s:b}", "object", "collection.deleted", "name",
+                                       r->coll, "deleted", 1));
+}
+
+static const char *mime_for(const char *name, const char *given) {
+    const char *dot = name ? strrchr(name, '.') : NULL;
+    if (dot) {
+        if (!strcasecmp(dot, ".md") || !strcasecmp(dot, ".markdown")) return "text/markdown";
+        if (!strcasecmp(dot, ".html") || !strcasecmp(dot, ".htm")) return "text/html";
+        if (!strcasecmp(dot, ".pdf")) return "application/pdf";
+        if (!strcasecmp(dot, ".csv")) return "text/csv";
+        if (!strcasecmp(dot, ".txt")) return "text/plain";
+    }
+    if (given && *given && strcmp(given, "application/octet-stream")) return given;
+    return "text/plain";
+}
+
+static json_t *doc_json(const rg_store_doc *d) {
+    json_t *md = d->metadata_json ? json_loads(d->metadata_json, 0, NULL) : NULL;
+    return json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:o, s:I, s:I, s:s}", "object", "document",
+                     "id", (json_int_t)d->id, "source", d->source ? d->source : "", "mime",
+                     d->mime ? d->mime : "", "bytes", (json_int_t)d->bytes, "chunks",
+                     (json_int_t)d->n_chunks, "metadata", md ? md : json_object(), "created",
+                     (json_int_t)d->created, "updated", (json_int_t)d->updated, "sha256",
+                     d->sha256 ? d->sha256 : "");
+}
+
+static int doc_list_cb(void *ud, const rg_store_doc *d) {
+    json_array_append_new((json_t *)ud, doc_json(d));
+    return json_array_size((json_t *)ud) >= 10000;
+}
+
+static void h_documents(rg__req *r) {
+    rg_store_collection c;
+    if (r->method != 'G' && r->method != 'P') {
+        rg__respond_error(r, 405, "method_not_allowed", "use GET or POST on documents");
+        return;
+    }
+    if (get_coll(r, &c)) return;
+    rg_err err;
+    rg_store *st = rg__be_store(r->srv);
+    if (r->method == 'G') {
+        json_t *data = json_array();
+        rg_status rc = rg_store_docs_foreach(st, c.id, doc_list_cb, data, &err);
+        rg_store_collection_clear(&c);
+        if (rc != RG_OK) {
+            json_decref(data);
+            respond_rc(r, rc, &err);
+            return;
+        }
+        rg__respond_json(r, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
+        return;
+    }
+    int64_t doc_id = 0, n_chunks = 0;
+    int changed = 0;
+    rg_status rc;
+    if (r->pp) {
+        rg__part *file = NULL, *src = NULL, *md = NULL;
+        for (int i = 0; i < r->nparts; i++) {
+            if (!strcmp(r->parts[i].name, "file")) file = &r->parts[i];
+            if (!strcmp(r->parts[i].name, "source")) src = &r->parts[i];
+            if (!strcmp(r->parts[i].name, "metadata")) md = &r->parts[i];
+        }
+        if (!file || !file->data.len) {
+            rg_store_collection_clear(&c);
+            rg__respond_error(r, 400, "invalid_request",
+                              "multipart body needs a non-empty 'file' field");
+            return;
+        }
+        const char *source = src && src->data.len ? src->data.data
+                             : file->filename && *file->filename ? file->filename
+                                                                 : "upload";
+        char *mdj = NULL;
+        if (md && md->data.len) {
+            json_t *m = json_loadb(md->data.data, md->data.len, 0, NULL);
+            if (!json_is_object(m)) {
+                json_decref(m);
+                rg_store_collection_clear(&c);
+                rg__respond_error(r, 400, "invalid_request", "'metadata' must be a JSON object");
+                return;
+            }
+            mdj = json_dumps(m, JSON_COMPACT);
+            json_decref(m);
+        }
+        rc = rg__be_ingest_file(r->srv, c.id, source, mime_for(file->filename, file->content_type),
+                                file->data.data, file->data.len, mdj, &doc_id, &n_chunks, &changed,
+                                &err);
+        free(mdj);
+    } else {
+        rg__doc_req d;
+        rc = rg__parse_doc(r->body.data, r->body.len, &d, &err);
+        if (rc != RG_OK) {
+            rg_store_collection_clear(&c);
+            rg__respond_error(r, 400, "invalid_request", "%s", rg_err_text(&err));
+            return;
+        }
+        char *mdj = d.metadata ? json_dumps(d.metadata, JSON_COMPACT) : NULL;
+        char src[600];
+        if (d.source[0]) {
+            snprintf(src, sizeof src, "%s", d.source);
+        } else {
+            char hex[65];
+            rg_sha256_hex(d.text, d.text_len, hex);
+            snprintf(src, sizeof src, "text-%.16s", hex);
+        }
+        rc = rg__be_ingest_file(r->srv, c.id, src, mime_for(src, "text/plain"), d.text, d.text_len,
+                                mdj, &doc_id, &n_chunks, &changed, &err);
+        free(mdj);
+        rg__doc_req_free(&d);
+    }
+    rg_store_collection_clear(&c);
+    if (rc != RG_OK) {
+        respond_rc(r, rc, &err);
+        return;
+    }
+    atomic_fetch_add(&r->srv->write_epoch, 1);
+    rg__respond_json(r, 201, json_pack("{s:s, s:I, s:I, s:b}", "object", "document", "id",
+                                       (json_int_t)doc_id, "chunks", (json_int_t)n_chunks,
+                                       "changed", changed));
+}
+
+static void h_document(rg__req *r) {
+    rg_store_collection c;
+    if (r->method != 'G' && r->method != 'D') {
+        rg__respond_error(r, 405, "method_not_allowed", "use GET or DELETE on a document");
+        return;
+    }
+    if (get_coll(r, &c)) return;
+    char *end;
+    long long id = strtoll(r->docid, &end, 10);
+    rg_store *st = rg__be_store(r->srv);
+    rg_store_doc d;
+    rg_err err;
+    if (*end || id <= 0 || rg_store_doc_get(st, id, &d, &err) != RG_OK) {
+        rg_store_collection_clear(&c);
+        rg__respond_error(r, 404, "document_not_found", "document '%s' does not exist in '%s'",
+                          r->docid, r->coll);
+        return;
+    }
+    if (d.collection_id != c.id) { /* another collection's (or tenant's) document */
+        rg_store_doc_clear(&d);
+        rg_store_collection_clear(&c);
+        rg__respond_error(r, 404, "document_not_found", "document '%s' does not exist in '%s'",
+                          r->docid, r->coll);
+        return;
+    }
+    rg_store_collection_clear(&c);
+    if (r->method == 'G') {
+        rg__respond_json(r, 200, doc_json(&d));
+        rg_store_doc_clear(&d);
+        return;
+    }
+    rg_store_doc_clear(&d);
+    rg_status rc = rg_store_doc_delete(st, id, &err);
+    if (rc != RG_OK) {
+        respond_rc(r, rc, &err);
+        return;
+    }
+    atomic_fetch_add(&r->srv->write_epoch, 1);
+    rg__respond_json(r, 200, json_pack("{s:s, s:I, s:b}", "object", "document.deleted", "id",
+                                       (json_int_t)id, "deleted", 1));
+}
+
+json_t *rg__hit_json(const rg_rag_hit *h) {
+    json_t *o = json_pack("{s:I, s:I, s:s, s:s%, s:f}", "document_id", (json_int_t)h->doc_id,
+                          "chunk_id", (json_int_t)h->chunk_id, "source",
+                          h->source ? h->source : "", "text", h->text ? h->text : "",
+                          h->text ? h->text_len : 0, "score", h->score);
+    if (!o) return NULL;
+    json_object_set_new(o, "page", h->page > 0 ? json_integer(h->page) : json_null());
+    json_object_set_new(o, "heading",
+                        h->heading && *h->heading ? json_string(h->heading) : json_null());
+    return o;
+}
+
+static void h_search(rg__req *r) {
+    if (r->method != 'P') {
+        rg__respond_error(r, 405, "method_not_allowed", "use POST on search");
+        return;
+    }
+    rg__search_req q;
+    rg_err err;
+    rg_status rc = rg__parse_search(r->body.data, r->body.len, &q, &err);
+    if (rc != RG_OK) {
+        rg__respond_error(r, 400, "invalid_request", "%s", rg_err_text(&err));
+        return;
+    }
+    if (!strcmp(q.mode, "vector")) {
+        rg__search_req_free(&q);
+        rg__respond_error(r, 400, "vector_search_unavailable",
+                          "mode 'vector' needs embeddings: this collection has no vector index "
+                          "(use 'bm25' or 'hybrid')");
+        return;
+    }
+    rg_store_collection c;
+    if (get_coll(r, &c)) {
+        rg__search_req_free(&q);
+        return;
+    }
+    uint64_t t0 = rg_now_ns();
+    rg__rag_ref ref;
+    rg_rag_results res = {0};
+    rc = rg__be_rag_get(r->srv, c.id, c.name, c.generation, &ref, &err);
+    if (rc == RG_OK) {
+        rc = rg__be_search(r->srv, ref.rag, q.query, q.k, q.filter, &res, &err);
+        rg__be_rag_put(r->srv, &ref);
+    }
+    rg__hist_observe(&r->srv->metrics.retrieval, (double)(rg_now_ns() - t0) / 1e9);
+    rg_store_collection_clear(&c);
+    if (rc != RG_OK) {
+        rg__search_req_free(&q);
+        respond_rc(r, rc, &err);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < res.n; i++) json_array_append_new(arr, rg__hit_json(&res.hits[i]));
+    rg_rag_results_clear(&res);
+    rg__respond_json(r, 200, json_pack("{s:s, s:o, s:s}", "object", "search.results", "results",
+                                       arr, "mode", !strcmp(q.mode, "hybrid") ? "bm25" : q.mode));
+    rg__search_req_free(&q);
+}
+
+void rg__route_dispatch(rg__req *r) {
+    switch (r->route) {
+    case RG__R_HEALTH: h_health(r); return;
+    case RG__R_METRICS:
+        if (r->method != 'G') break;
+        h_metrics(r);
+        return;
+    case RG__R_MODELS:
+        if (r->method != 'G') break;
+        h_models(r);
+        return;
+    case RG__R_CHAT:
+        if (r->method != 'P') break;
+        rg__chat_route(r);
+        return;
+    case RG__R_COMPLETIONS:
+        if (r->method != 'P') break;
+        rg__completions_route(r);
+        return;
+    case RG__R_EMBEDDINGS:
+        if (r->method != 'P') break;
+        rg__embeddings_route(r);
+        return;
+    case RG__R_COLLECTIONS: h_collections(r); return;
+    case RG__R_COLLECTION: h_collection(r); return;
+    case RG__R_DOCUMENTS: h_documents(r); return;
+    case RG__R_DOCUMENT: h_document(r); return;
+    case RG__R_SEARCH: h_search(r); return;
+    default:
+        rg__respond_error(r, 404, "not_found", "no route for %s", r->url);
+        return;
+    }
+    rg__respond_error(r, 405, "method_not_allowed", "method not allowed on %s",
+                      rg__route_name(r->route));
+}

@@ -1,0 +1,287 @@
+/* server_int.h - internals of the HTTP server shared by its files:
+ * request context, jobs (work off the poll threads), metrics, cache,
+ * request-JSON parsing, routes.
+ *
+ * Threads: MHD poll threads run the access handler and the SSE content
+ * reader; worker threads run jobs.  A job is shared by both (refcounted,
+ * its own mutex); the connection is suspended while the job has nothing to
+ * send and resumed by the worker when it does. */
+#ifndef RG_SERVER_INT_H
+#define RG_SERVER_INT_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "server/server.h"
+#include "store/store.h"
+#include "rag/rag.h"
+
+/* ---- routes (also the metric label set) ---- */
+#define RG__ROUTES(X)                                   \
+    X(OTHER, "other")                                   \
+    X(HEALTH, "/health")                                \
+    X(METRICS, "/metrics")                              \
+    X(MODELS, "/v1/models")                             \
+    X(CHAT, "/v1/chat/completions")                     \
+    X(COMPLETIONS, "/v1/completions")                   \
+    X(EMBEDDINGS, "/v1/embeddings")                     \
+    X(COLLECTIONS, "/v1/collections")                   \
+    X(COLLECTION, "/v1/collections/{c}")                \
+    X(DOCUMENTS, "/v1/collections/{c}/documents")       \
+    X(DOCUMENT, "/v1/collections/{c}/documents/{id}")   \
+    X(SEARCH, "/v1/collections/{c}/search")
+
+typedef enum {
+#define RG__ROUTE_ENUM(n, s) RG__R_##n,
+    RG__ROUTES(RG__ROUTE_ENUM)
+#undef RG__ROUTE_ENUM
+        RG__R_COUNT
+} rg__route;
+
+const char *rg__route_name(rg__route r);
+
+/* ---- metrics (lock-free counters; rendered as Prometheus text) ---- */
+#define RG__NBUCKETS 17
+typedef struct rg__hist {
+    _Atomic uint64_t b[RG__NBUCKETS + 1]; /* last = +Inf */
+    _Atomic uint64_t sum_us;
+    _Atomic uint64_t count;
+} rg__hist;
+
+#define RG__NSTATUS 12 /* distinct status codes tracked per route */
+typedef struct rg__metrics {
+    rg__hist latency[RG__R_COUNT];
+    _Atomic uint64_t requests[RG__R_COUNT][RG__NSTATUS];
+    rg__hist ttft, itl, retrieval;
+    _Atomic uint64_t tokens_in, tokens_out;
+    _Atomic uint64_t cache_hits, cache_misses;
+    _Atomic int64_t queue_depth, inflight, jobs_running;
+    _Atomic uint64_t client_disconnects;
+} rg__metrics;
+
+void rg__hist_observe(rg__hist *h, double seconds);
+void rg__metrics_request(rg__metrics *m, rg__route r, int status, double seconds);
+/* Appends the Prometheus text exposition to out. */
+void rg__metrics_render(rg__metrics *m, rg_buf *out);
+
+/* ---- response cache: LRU + TTL, keyed by a 32-byte digest ---- */
+typedef struct rg__cache rg__cache;
+rg__cache *rg__cache_new(int entries, int ttl_s);
+void rg__cache_free(rg__cache *c);
+/* Returns a malloc'd copy of the value (caller frees) or NULL. */
+char *rg__cache_get(rg__cache *c, const uint8_t key[32]);
+void rg__cache_put(rg__cache *c, const uint8_t key[32], const char *value);
+
+/* ---- auth ---- */
+typedef struct rg__key {
+    uint8_t hash[32];
+    char tenant[48];
+    _Atomic int inflight;
+} rg__key;
+
+/* ---- the server ---- */
+typedef struct rg__job rg__job;
+
+typedef struct rg__backend rg__backend; /* models + store, server_backend.c */
+
+struct rg_server {
+    rg_server_config cfg;
+    char *strs[8]; /* owned copies of cfg strings */
+    struct MHD_Daemon *daemon;
+    int port;
+    rg__key *keys;
+    int n_keys;
+    rg__metrics metrics;
+    rg__cache *cache;
+    rg__backend *be;
+    struct rg_embedder *embedder; /* NULL without --embed-model */
+    pthread_mutex_t embed_mu;     /* one rg_embed_texts at a time */
+    _Atomic uint64_t write_epoch; /* bumped on every document change (cache key) */
+    int64_t started;
+
+    /* worker pool */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    rg__job **queue;
+    int qhead, qlen, qcap;
+    pthread_t *workers;
+    int n_workers;
+    int stopping;
+    /* every live job (to resume suspended connections at shutdown) */
+    rg__job *jobs_head;
+};
+
+/* ---- request context (one per HTTP request) ---- */
+typedef struct rg__part {
+    char *name, *filename, *content_type;
+    rg_buf data;
+} rg__part;
+
+typedef struct rg__req {
+    rg_server *srv;
+    struct MHD_Connection *conn;
+    rg__route route;
+    int method; /* 'G' GET, 'P' POST, 'D' DELETE, other 0 */
+    char coll[128]; /* {c} as given (validated) */
+    char docid[128];
+    char url[256];
+    uint64_t t0;
+    rg__key *key; /* NULL on an open server */
+    int counted;  /* holds an inflight slot (global + key) */
+    int status;   /* status sent (metrics) */
+    int responded;
+    int early_status; /* response decided before the body was read */
+    rg_buf body;
+    int too_large;
+    struct MHD_PostProcessor *pp;
+    rg__part parts[8];
+    int nparts;
+    rg__job *job;
+} rg__req;
+
+/* Queues a JSON response (takes ownership of j). */
+void rg__respond_json(rg__req *r, int status, json_t *j);
+void rg__respond_text(rg__req *r, int status, const char *ctype, const char *body, size_t len);
+/* OpenAI-shaped error: {"error":{"message","type","param","code"}}. */
+void rg__respond_error(rg__req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The store's name of collection `name` for this request's tenant. */
+void rg__coll_fullname(const rg__req *r, const char *name, char *out, size_t cap);
+/* Tenant prefix ("" on an open server). */
+const char *rg__tenant(const rg__req *r);
+
+/* ---- jobs ---- */
+typedef void (*rg__job_fn)(rg__job *job);
+
+struct rg__job {
+    pthread_mutex_t mu;
+    int refs;
+    rg_server *srv;
+    struct MHD_Connection *conn;
+    rg__job *next, *prev; /* srv->jobs_head list */
+    int suspended, done, streaming, conn_gone;
+    _Atomic int cancelled;
+    rg_buf out;       /* streaming: bytes not yet given to MHD */
+    size_t out_pos;
+    int status;       /* non-streaming result */
+    char *body;
+    size_t body_len;
+    const char *ctype;
+    rg__job_fn run;
+    void *ctx;
+    void (*ctx_free)(void *);
+    uint64_t t0, deadline_ns;
+    rg__route route;
+    char tenant[48];
+};
+
+/* Starts fn on a worker with the connection suspended.  streaming: a 200
+ * text/event-stream response is queued now and fed by rg__job_emit.
+ * Returns 0, or -1 after responding 503 (queue full). ctx is freed with
+ * ctx_free when the job is freed (also on failure). */
+int rg__job_start(rg__req *r, rg__job_fn fn, void *ctx, void (*ctx_free)(void *), int streaming);
+/* Streaming: appends bytes for the client (wakes the connection). */
+void rg__job_emit(rg__job *j, const char *data, size_t len);
+/* Non-streaming: sets the response (takes ownership of j). */
+void rg__job_finish_json(rg__job *job, int status, json_t *j);
+void rg__job_finish_error(rg__job *job, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* 1 when the client went away, the deadline passed or the server stops:
+ * generation loops poll this between tokens. */
+int rg__job_should_stop(rg__job *j);
+json_t *rg__error_json(const char *code, const char *msg, const char *type);
+const char *rg__error_type(int status);
+
+/* ---- request JSON (fuzzed: fuzz/fuzz_request_json.c) ---- */
+typedef struct rg__msg {
+    char role[16];
+    char *content; /* owned, NUL-terminated, valid UTF-8 */
+} rg__msg;
+
+typedef struct rg__gen_req {
+    char model[128];
+    rg__msg *msgs; /* chat */
+    int n_msgs;
+    char *prompt; /* completions (owned) */
+    double temperature, top_p;
+    int has_temperature;
+    int max_tokens; /* 0 = default */
+    char *stop[4];
+    int n_stop;
+    uint64_t seed;
+    int has_seed;
+    int stream, include_usage;
+    char collection[128]; /* RAG: "collection" or model "rag:<name>" */
+    int k;
+} rg__gen_req;
+
+typedef struct rg__search_req {
+    char *query; /* owned */
+    int k;
+    char mode[16];  /* bm25 | vector | hybrid */
+    json_t *filter; /* object or NULL (owned ref) */
+} rg__search_req;
+
+typedef struct rg__doc_req {
+    char *text; /* owned */
+    size_t text_len;
+    char source[512];
+    json_t *metadata; /* object or NULL (owned ref) */
+} rg__doc_req;
+
+typedef struct rg__embed_req {
+    char model[128];
+    char **inputs; /* owned */
+    int n_inputs;
+    int base64; /* encoding_format "base64": little-endian f32, base64 */
+} rg__embed_req;
+
+/* Each parses body[0..len) (any bytes) and validates shapes and ranges.
+ * On failure returns RG_FORMAT/RG_INVALID/RG_LIMIT with err naming the
+ * field; the out struct is then already freed. */
+rg_status rg__parse_gen(const char *body, size_t len, int chat, rg__gen_req *out, rg_err *err);
+void rg__gen_req_free(rg__gen_req *g);
+rg_status rg__parse_search(const char *body, size_t len, rg__search_req *out, rg_err *err);
+void rg__search_req_free(rg__search_req *s);
+rg_status rg__parse_doc(const char *body, size_t len, rg__doc_req *out, rg_err *err);
+void rg__doc_req_free(rg__doc_req *d);
+rg_status rg__parse_embed(const char *body, size_t len, rg__embed_req *out, rg_err *err);
+void rg__embed_req_free(rg__embed_req *e);
+rg_status rg__parse_collection(const char *body, size_t len, char *name, size_t cap, rg_err *err);
+/* Collection names: [A-Za-z0-9_.-]{1,64}, no "__", not starting with '.'. */
+int rg__valid_name(const char *s);
+
+/* ---- routes (server_routes.c) ---- */
+void rg__route_dispatch(rg__req *r);
+
+/* ---- backend: store, BM25 index cache, ingest (backend.c) ---- */
+rg_status rg__backend_open(rg_server *s, rg_err *err);
+void rg__backend_close(rg_server *s);
+rg_store *rg__be_store(rg_server *s);
+
+typedef struct rg__rag_ref {
+    rg_rag *rag;
+    void *priv;
+} rg__rag_ref;
+
+/* A retrieval handle for the collection (id, store name), refreshed to
+ * `generation`; release with rg__be_rag_put. */
+rg_status rg__be_rag_get(rg_server *s, int64_t coll_id, const char *fullname, int64_t generation,
+                         rg__rag_ref *out, rg_err *err);
+void rg__be_rag_put(rg_server *s, rg__rag_ref *ref);
+/* Top-k chunks (fetched) for query, filtered by metadata equality when
+ * filter is an object.  *out: rg_rag_results_clear. */
+rg_status rg__be_search(rg_server *s, rg_rag *rag, const char *query, int k, json_t *filter,
+                        rg_rag_results *out, rg_err *err);
+/* Drops the cached index of a deleted collection. */
+void rg__be_forget(rg_server *s, int64_t coll_id);
+/* Chunks UTF-8 text and stores it as one document (one transaction). */
+rg_status rg__be_ingest_file(rg_server *s, int64_t coll_id, const char *source, const char *mime,
+                             const char *text, size_t len, const char *metadata_json,
+                             int64_t *doc_id, int64_t *n_chunks, int *changed, rg_err *err);
+
+#endif

@@ -30,6 +30,7 @@ typedef struct ixent {
 struct rg__backend {
     rg_store *store;
     pthread_mutex_t mu;
+    pthread_mutex_t open_mu; /* one rg_rag_open at a time (they write the index file) */
     ixent *ix;
 };
 
@@ -37,6 +38,7 @@ rg_status rg__backend_open(rg_server *s, rg_err *err) {
     rg__backend *be = calloc(1, sizeof *be);
     if (!be) return rg_failf(err, RG_NOMEM, "server: out of memory");
     pthread_mutex_init(&be->mu, NULL);
+    pthread_mutex_init(&be->open_mu, NULL);
     s->be = be;
     rg_store_opts so = {0};
     rg_status rc = rg_store_open(s->cfg.data_dir, &so, &be->store, err);
@@ -62,6 +64,7 @@ void rg__backend_close(rg_server *s) {
     }
     rg_store_close(be->store);
     pthread_mutex_destroy(&be->mu);
+    pthread_mutex_destroy(&be->open_mu);
     free(be);
     s->be = NULL;
 }
@@ -84,18 +87,35 @@ rg_status rg__be_rag_get(rg_server *s, int64_t coll_id, const char *fullname, in
             break;
         }
     pthread_mutex_unlock(&be->mu);
+    int opening = 0;
+    if (!e) {
+        pthread_mutex_lock(&be->open_mu);
+        opening = 1;
+        pthread_mutex_lock(&be->mu); /* opened while we waited? */
+        for (ixent *x = be->ix; x; x = x->next)
+            if (x->coll_id == coll_id && !x->dead) {
+                e = x;
+                e->refs++;
+                break;
+            }
+        pthread_mutex_unlock(&be->mu);
+    }
     if (!e) {
         uint64_t t0 = rg_now_ns();
         rg_rag *rag;
         int rebuilt = 0;
         rg_status rc = rg_rag_open(be->store, s->cfg.data_dir, fullname, NULL, &rag, &rebuilt, err);
-        if (rc != RG_OK) return rc;
+        if (rc != RG_OK) {
+            pthread_mutex_unlock(&be->open_mu);
+            return rc;
+        }
         if (rebuilt)
             rg_info("server: indexed collection '%s' (%zu chunks) in %.1f ms", fullname,
                     rg_rag_chunks(rag), (double)(rg_now_ns() - t0) / 1e6);
         ixent *n = calloc(1, sizeof *n);
         if (!n) {
             rg_rag_close(rag);
+            pthread_mutex_unlock(&be->open_mu);
             return rg_failf(err, RG_NOMEM, "out of memory");
         }
         n->coll_id = coll_id;
@@ -104,24 +124,13 @@ rg_status rg__be_rag_get(rg_server *s, int64_t coll_id, const char *fullname, in
         n->refs = 2; /* the cache's and ours */
         pthread_mutex_init(&n->refresh_mu, NULL);
         pthread_mutex_lock(&be->mu);
-        for (ixent *x = be->ix; x; x = x->next) /* lost a race: use the winner's */
-            if (x->coll_id == coll_id && !x->dead) {
-                e = x;
-                e->refs++;
-                break;
-            }
-        if (!e) {
-            n->next = be->ix;
-            be->ix = n;
-            e = n;
-            n = NULL;
-        }
+        n->next = be->ix;
+        be->ix = n;
+        e = n;
         pthread_mutex_unlock(&be->mu);
-        if (n) {
-            rg_rag_close(n->rag);
-            pthread_mutex_destroy(&n->refresh_mu);
-            free(n);
-        }
+        pthread_mutex_unlock(&be->open_mu);
+    } else if (opening) {
+        pthread_mutex_unlock(&be->open_mu);
     }
     /* one refresh at a time per handle; others wait and then see it done */
     pthread_mutex_lock(&e->refresh_mu);

@@ -554,6 +554,56 @@ static void gen_upstream(gen *g) {
 }
 
 /* ------------------------------------------------------------------ */
+/* local model (-m) */
+
+static int local_piece(void *ud, const char *p, size_t n) { return gen_piece(ud, p, n); }
+
+static void gen_local(gen *g) {
+    rg_server *s = g->job->srv;
+    rg_buf prompt, sys;
+    rg_buf_init(&prompt, 0);
+    rg_buf_init(&sys, 0);
+    rg_err err;
+    rg_err_clear(&err);
+    rg_status rc = RG_OK;
+    if (g->sources) {
+        rg_buf_puts(&sys, rag_instructions);
+        rg_buf_puts(&sys, g->sources);
+    }
+    if (g->chat) {
+        rc = rg__local_render(s->local, g->req.msgs, g->req.n_msgs, g->sources ? sys.data : NULL,
+                              &prompt, &err);
+    } else {
+        if (g->sources) {
+            rg_buf_puts(&prompt, sys.data);
+            rg_buf_printf(&prompt, "Question: %s\nAnswer:", g->req.prompt);
+        } else {
+            rg_buf_puts(&prompt, g->req.prompt);
+        }
+    }
+    if (rc == RG_OK) {
+        rg__local_params lp = {g->req.temperature, g->req.top_p, g->req.max_tokens, g->req.seed,
+                               g->req.has_seed};
+        char finish[16];
+        rc = rg__local_generate(s->local, prompt.data ? prompt.data : "", &lp, local_piece, g,
+                                &g->tokens_in, &g->tokens_out, finish, &err);
+        if (!g->finish[0]) snprintf(g->finish, sizeof g->finish, "%s", finish);
+    }
+    rg_buf_free(&prompt);
+    rg_buf_free(&sys);
+    if (rc == RG_LIMIT) {
+        gen_fail(g, 400, "context_length_exceeded", rg_err_text(&err));
+        return;
+    }
+    if (rc != RG_OK) {
+        gen_fail(g, 500, "generation_failed", rg_err_text(&err));
+        return;
+    }
+    if (atomic_load(&g->job->cancelled)) return;
+    gen_finish(g);
+}
+
+/* ------------------------------------------------------------------ */
 /* the job */
 
 static void gen_run(rg__job *job) {
@@ -562,7 +612,7 @@ static void gen_run(rg__job *job) {
     rg_err err;
     rg_err_clear(&err);
     rg_server *s = job->srv;
-    if (!s->cfg.upstream_url) {
+    if (!s->local && !s->cfg.upstream_url) {
         if (gen_extractive(g, &err) != 0) {
             gen_fail(g, 500, "retrieval_failed", rg_err_text(&err));
             return;
@@ -576,7 +626,10 @@ static void gen_run(rg__job *job) {
     }
     /* the first event: the role and, for RAG, the citations */
     if (g->req.stream) sse_delta(g, "", 0, 1);
-    gen_upstream(g);
+    if (s->local)
+        gen_local(g);
+    else
+        gen_upstream(g);
 }
 
 static void cache_key(rg__req *r, gen *g) {
@@ -695,7 +748,7 @@ static void gen_route(rg__req *r, int chat) {
         g->coll_gen = c.generation;
         snprintf(g->coll_full, sizeof g->coll_full, "%s", c.name);
         rg_store_collection_clear(&c);
-    } else if (!s->cfg.upstream_url) {
+    } else if (!s->cfg.upstream_url && !s->local) {
         gen_free(g);
         rg__respond_error(r, 400, "model_not_available",
                           "no language model is loaded: start 'ragd serve' with -m MODEL.gguf or "
@@ -713,8 +766,10 @@ static void gen_route(rg__req *r, int chat) {
     rg_hex(rnd, 12, hex);
     snprintf(g->id, sizeof g->id, "%s-%s", chat ? "chatcmpl" : "cmpl", hex);
     g->created = rg_unix_time();
-    const char *gname = s->cfg.upstream_url ? (s->cfg.upstream_model ? s->cfg.upstream_model : "upstream")
-                                            : "extractive";
+    const char *gname = s->local ? (strrchr(s->cfg.model_path, '/') ? strrchr(s->cfg.model_path, '/') + 1
+                                                                     : s->cfg.model_path)
+                        : s->cfg.upstream_url ? (s->cfg.upstream_model ? s->cfg.upstream_model : "upstream")
+                                              : "extractive";
     if (g->req.model[0])
         snprintf(g->model_out, sizeof g->model_out, "%s", g->req.model);
     else

@@ -712,6 +712,13 @@ rg_status rg_server_start(const rg_server_config *cfg, rg_server **out, rg_err *
             return erc;
         }
     }
+    if (s->cfg.model_path) {
+        rg_status mrc = rg__local_open(s->cfg.model_path, s->cfg.ctx_size, &s->local, err);
+        if (mrc != RG_OK) {
+            rg_server_free(s);
+            return mrc;
+        }
+    }
     s->cache = s->cfg.cache_entries > 0 ? rg__cache_new(s->cfg.cache_entries, s->cfg.cache_ttl_s)
                                         : NULL;
     rg_status rc = rg__backend_open(s, err);
@@ -804,6 +811,7 @@ void rg_server_free(rg_server *s) {
     }
     rg__backend_close(s);
     if (s->embedder) rg_embed_close(s->embedder);
+    rg__local_close(s->local);
     pthread_mutex_destroy(&s->embed_mu);
     if (s->cache) rg__cache_free(s->cache);
     free(s->queue);

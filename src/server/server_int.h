@@ -85,6 +85,7 @@ typedef struct rg__key {
 
 /* ---- the server ---- */
 typedef struct rg__job rg__job;
+typedef struct rg__local rg__local;
 
 typedef struct rg__backend rg__backend; /* models + store, server_backend.c */
 
@@ -99,6 +100,7 @@ struct rg_server {
     rg__cache *cache;
     rg__backend *be;
     struct rg_embedder *embedder; /* NULL without --embed-model */
+    rg__local *local;             /* NULL without -m */
     pthread_mutex_t embed_mu;     /* one rg_embed_texts at a time */
     _Atomic uint64_t write_epoch; /* bumped on every document change (cache key) */
     int64_t started;
@@ -254,6 +256,28 @@ void rg__embed_req_free(rg__embed_req *e);
 rg_status rg__parse_collection(const char *body, size_t len, char *name, size_t cap, rg_err *err);
 /* Collection names: [A-Za-z0-9_.-]{1,64}, no "__", not starting with '.'. */
 int rg__valid_name(const char *s);
+
+/* ---- local model (local.c) ---- */
+typedef struct rg__local_params {
+    double temperature, top_p;
+    int max_tokens;
+    uint64_t seed;
+    int has_seed;
+} rg__local_params;
+/* Called with each generated piece (bytes; may split a code point); a
+ * nonzero return stops generation. */
+typedef int (*rg__piece_fn)(void *ud, const char *s, size_t n);
+rg_status rg__local_open(const char *path, int ctx_size, rg__local **out, rg_err *err);
+void rg__local_close(rg__local *L);
+/* Renders msgs (after an optional extra system message) with the model's
+ * chat template, ending with the assistant turn's opening. */
+rg_status rg__local_render(rg__local *L, const rg__msg *msgs, int n, const char *system_extra,
+                           rg_buf *out, rg_err *err);
+/* Tokenizes prompt and generates; *n_in / *n_out get token counts and
+ * finish "stop" or "length".  Serialised on the model's mutex. */
+rg_status rg__local_generate(rg__local *L, const char *prompt, const rg__local_params *p,
+                             rg__piece_fn fn, void *ud, int *n_in, int *n_out, char finish[16],
+                             rg_err *err);
 
 /* ---- routes (server_routes.c) ---- */
 void rg__route_dispatch(rg__req *r);

@@ -27,8 +27,15 @@ typedef struct ixent {
     struct ixent *next;
 } ixent;
 
+typedef struct collent {
+    char name[200];
+    int64_t id;
+    struct collent *next;
+} collent;
+
 struct rg__backend {
     rg_store *store;
+    collent *colls; /* name -> id (hot path: no per-request collection scan) */
     pthread_mutex_t mu;
     pthread_mutex_t open_mu; /* one rg_rag_open at a time (they write the index file) */
     ixent *ix;
@@ -62,6 +69,11 @@ void rg__backend_close(rg_server *s) {
         be->ix = e->next;
         ixent_unref_locked(e);
     }
+    while (be->colls) {
+        collent *c = be->colls;
+        be->colls = c->next;
+        free(c);
+    }
     rg_store_close(be->store);
     pthread_mutex_destroy(&be->mu);
     pthread_mutex_destroy(&be->open_mu);
@@ -70,6 +82,47 @@ void rg__backend_close(rg_server *s) {
 }
 
 rg_store *rg__be_store(rg_server *s) { return s->be->store; }
+
+/* rg_store_collection_get counts documents and chunks (a scan); search and
+ * chat only need the id and generation, so ids are remembered by name and
+ * the generation read by id (one indexed row).  A remembered id whose row
+ * is gone (deleted, maybe re-created by another process) is looked up
+ * again. */
+rg_status rg__be_coll_lookup(rg_server *s, const char *fullname, int64_t *id, int64_t *gen,
+                             rg_err *err) {
+    rg__backend *be = s->be;
+    int64_t cid = 0;
+    pthread_mutex_lock(&be->mu);
+    for (collent *c = be->colls; c; c = c->next)
+        if (!strcmp(c->name, fullname)) cid = c->id;
+    pthread_mutex_unlock(&be->mu);
+    if (cid) {
+        rg_err e2;
+        if (rg_store_generation(be->store, cid, gen, &e2) == RG_OK) {
+            *id = cid;
+            return RG_OK;
+        }
+        rg__be_forget(s, cid);
+    }
+    rg_store_collection c;
+    rg_status rc = rg_store_collection_get(be->store, fullname, &c, err);
+    if (rc != RG_OK) return rc;
+    *id = c.id;
+    *gen = c.generation;
+    rg_store_collection_clear(&c);
+    collent *n = calloc(1, sizeof *n);
+    if (n && strlen(fullname) < sizeof n->name) {
+        snprintf(n->name, sizeof n->name, "%s", fullname);
+        n->id = *id;
+        pthread_mutex_lock(&be->mu);
+        n->next = be->colls;
+        be->colls = n;
+        pthread_mutex_unlock(&be->mu);
+    } else {
+        free(n);
+    }
+    return RG_OK;
+}
 
 /* A referenced retrieval handle for the collection, refreshed to
  * `generation` (the caller read it from the store just before). */
@@ -170,6 +223,15 @@ void rg__be_rag_put(rg_server *s, rg__rag_ref *ref) {
 void rg__be_forget(rg_server *s, int64_t coll_id) {
     rg__backend *be = s->be;
     pthread_mutex_lock(&be->mu);
+    for (collent **cp = &be->colls; *cp;) {
+        if ((*cp)->id == coll_id) {
+            collent *old = *cp;
+            *cp = old->next;
+            free(old);
+        } else {
+            cp = &(*cp)->next;
+        }
+    }
     for (ixent **pp = &be->ix; *pp;) {
         if ((*pp)->coll_id == coll_id) {
             ixent *old = *pp;

@@ -715,6 +715,12 @@ static void respond_cached(rg__req *r, gen *g, const char *cached) {
     rg_buf_free(&out);
 }
 
+/* The client's name of a store collection name (tenant prefix removed). */
+static const char *g_collection_name(const rg__req *r, const char *full) {
+    size_t tl = strlen(rg__tenant(r));
+    return tl ? full + tl + 2 : full;
+}
+
 static void gen_route(rg__req *r, int chat) {
     rg_server *s = r->srv;
     gen *g = calloc(1, sizeof *g);
@@ -733,21 +739,17 @@ static void gen_route(rg__req *r, int chat) {
     if (g->req.collection[0]) {
         char full[200];
         rg__coll_fullname(r, g->req.collection, full, sizeof full);
-        rg_store_collection c;
-        rg_status rc = rg_store_collection_get(rg__be_store(s), full, &c, &err);
+        rg_status rc = rg__be_coll_lookup(s, full, &g->coll_id, &g->coll_gen, &err);
         if (rc != RG_OK) {
             gen_free(g);
             if (rc == RG_NOTFOUND)
                 rg__respond_error(r, 404, "collection_not_found", "collection '%s' does not exist",
-                                  r->coll[0] ? r->coll : full + (strlen(rg__tenant(r)) ? strlen(rg__tenant(r)) + 2 : 0));
+                                  g_collection_name(r, full));
             else
                 rg__respond_error(r, 500, "internal_error", "%s", rg_err_text(&err));
             return;
         }
-        g->coll_id = c.id;
-        g->coll_gen = c.generation;
-        snprintf(g->coll_full, sizeof g->coll_full, "%s", c.name);
-        rg_store_collection_clear(&c);
+        snprintf(g->coll_full, sizeof g->coll_full, "%s", full);
     } else if (!s->cfg.upstream_url && !s->local) {
         gen_free(g);
         rg__respond_error(r, 400, "model_not_available",

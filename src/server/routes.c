@@ -391,21 +391,24 @@ static void h_search(rg__req *r) {
                           "(use 'bm25' or 'hybrid')");
         return;
     }
-    rg_store_collection c;
-    if (get_coll(r, &c)) {
+    char full[200];
+    int64_t cid = 0, cgen = 0;
+    rg__coll_fullname(r, r->coll, full, sizeof full);
+    rc = rg__valid_name(r->coll) ? rg__be_coll_lookup(r->srv, full, &cid, &cgen, &err) : RG_NOTFOUND;
+    if (rc == RG_NOTFOUND) {
         rg__search_req_free(&q);
+        rg__respond_error(r, 404, "collection_not_found", "collection '%s' does not exist", r->coll);
         return;
     }
     uint64_t t0 = rg_now_ns();
     rg__rag_ref ref;
     rg_rag_results res = {0};
-    rc = rg__be_rag_get(r->srv, c.id, c.name, c.generation, &ref, &err);
+    if (rc == RG_OK) rc = rg__be_rag_get(r->srv, cid, full, cgen, &ref, &err);
     if (rc == RG_OK) {
         rc = rg__be_search(r->srv, ref.rag, q.query, q.k, q.filter, &res, &err);
         rg__be_rag_put(r->srv, &ref);
     }
     rg__hist_observe(&r->srv->metrics.retrieval, (double)(rg_now_ns() - t0) / 1e9);
-    rg_store_collection_clear(&c);
     if (rc != RG_OK) {
         rg__search_req_free(&q);
         respond_rc(r, rc, &err);

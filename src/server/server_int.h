@@ -301,6 +301,9 @@ void rg__be_rag_put(rg_server *s, rg__rag_ref *ref);
  * filter is an object.  *out: rg_rag_results_clear. */
 rg_status rg__be_search(rg_server *s, rg_rag *rag, const char *query, int k, json_t *filter,
                         rg_rag_results *out, rg_err *err);
+/* Id and generation of a collection by its store name (RG_NOTFOUND). */
+rg_status rg__be_coll_lookup(rg_server *s, const char *fullname, int64_t *id, int64_t *gen,
+                             rg_err *err);
 /* Drops the cached index of a deleted collection. */
 void rg__be_forget(rg_server *s, int64_t coll_id);
 /* Chunks UTF-8 text and stores it as one document (one transaction). */

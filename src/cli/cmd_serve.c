@@ -33,7 +33,10 @@ static void help(void) {
            "                       tenant unless TENANT names a shared one\n"
            "  --api-keys FILE      keys from a file: 'KEY [TENANT]' per line, # comments\n"
            "  --threads N          HTTP poll threads (default 2)\n"
-           "  --workers N          generation worker threads (default 2)\n"
+           "  --workers N          generation worker threads (default 2; with -m at least\n"
+           "                       --max-batch + 1)\n"
+           "  --max-batch N        -m: sequences the continuous-batching engine decodes\n"
+           "                       together (default 16); KV cache pages are shared\n"
            "  --max-queue N        queued generations before 503 (default 64)\n"
            "  --max-inflight N     requests in flight before 503 (default 512)\n"
            "  --max-per-key N      concurrent requests per API key before 429 (default 16)\n"
@@ -148,6 +151,8 @@ int rg_cmd_serve(int argc, char **argv) {
             INT_OPT(threads, 1, 256);
         } else if (!strcmp(a, "--workers")) {
             INT_OPT(workers, 1, 256);
+        } else if (!strcmp(a, "--max-batch")) {
+            INT_OPT(max_batch, 1, 128);
         } else if (!strcmp(a, "--max-queue")) {
             INT_OPT(max_queue, 1, 1000000);
         } else if (!strcmp(a, "--max-inflight")) {

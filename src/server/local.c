@@ -1,41 +1,49 @@
 /* local.c - generation with the local GGUF model (-m): chat template,
- * tokenizer, prefill + decode loop with the sampler, one sequence.
+ * tokenizer, and the continuous-batching scheduler (sched/).
  *
- * One context and one KV cache: generations take turns on a mutex (the
- * workers queue behind it; /metrics shows the queue).  The loop checks
- * the job between tokens, so a client that goes away frees the model
- * after at most one more token. */
+ * Every request becomes a scheduler job: all running generations share
+ * one engine thread and one paged KV cache, and each engine step runs
+ * them through the weights together.  The request's worker thread waits
+ * for its tokens and hands them to the piece callback; when the callback
+ * says stop (client gone, stop string) the job is cancelled and its KV
+ * blocks return to the pool at the next step. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "llm/llm.h"
+#include "sched/sched.h"
 #include "server/server_int.h"
 #include "tok/tok.h"
 
 struct rg__local {
     rg_llm_model *m;
-    rg_llm_ctx *c;
+    rg_sched *sched;
     rg_tok *tok;
     rg_llm_chat_family fam;
     int32_t stop_id;
     int n_ctx;
-    pthread_mutex_t mu;
 };
 
-rg_status rg__local_open(const char *path, int ctx_size, rg__local **out, rg_err *err) {
+rg_status rg__local_open(const char *path, int ctx_size, int max_batch, rg__local **out, rg_err *err) {
     *out = NULL;
     rg__local *L = calloc(1, sizeof *L);
     if (!L) return rg_failf(err, RG_NOMEM, "out of memory");
-    pthread_mutex_init(&L->mu, NULL);
     rg_status rc = rg_llm_model_open(path, &L->m, err);
     if (rc == RG_OK) {
-        rg_llm_ctx_params p;
-        rg_llm_ctx_params_init(&p);
-        p.n_ctx = ctx_size;
-        p.n_threads = 0;
-        rc = rg_llm_ctx_new(L->m, &p, &L->c, err);
+        const rg_llm_hparams *hp = rg_llm_model_hparams(L->m);
+        rg_sched_params p;
+        rg_sched_params_init(&p);
+        if (max_batch > 0) p.max_batch = max_batch;
+        /* per-sequence context: -c, else the model's (capped at 4096) */
+        L->n_ctx = ctx_size > 0 ? ctx_size : (hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
+        /* the shared pool: room for a quarter of the batch at full context */
+        p.n_ctx = L->n_ctx * (p.max_batch >= 4 ? p.max_batch / 4 : 1);
+        const char *kv = getenv("RAGD_KV_TOKENS");
+        if (kv && atoi(kv) > 0) p.n_ctx = atoi(kv);
+        rc = rg_sched_new(L->m, &p, &L->sched, err);
     }
     if (rc == RG_OK) rc = rg_tok_from_gguf(rg_llm_model_gguf(L->m), &L->tok, err);
     if (rc != RG_OK) {
@@ -55,19 +63,19 @@ rg_status rg__local_open(const char *path, int ctx_size, rg__local **out, rg_err
             L->stop_id = i;
             break;
         }
-    L->n_ctx = rg_llm_ctx_params_get(L->c)->n_ctx;
     *out = L;
     return RG_OK;
 }
 
 void rg__local_close(rg__local *L) {
     if (!L) return;
+    if (L->sched) rg_sched_free(L->sched);
     if (L->tok) rg_tok_free(L->tok);
-    if (L->c) rg_llm_ctx_free(L->c);
     if (L->m) rg_llm_model_close(L->m);
-    pthread_mutex_destroy(&L->mu);
     free(L);
 }
+
+void rg__local_metrics(rg__local *L, struct rg_sched_metrics *out) { rg_sched_metrics_get(L->sched, out); }
 
 rg_status rg__local_render(rg__local *L, const rg__msg *msgs, int n, const char *system_extra,
                            rg_buf *out, rg_err *err) {
@@ -83,6 +91,40 @@ rg_status rg__local_render(rg__local *L, const rg__msg *msgs, int n, const char 
     free(cm);
     if (rc != RG_OK) return rg_failf(err, rc, "chat template: cannot render the conversation");
     return RG_OK;
+}
+
+/* One request's mailbox between the engine thread and its worker. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int32_t *q;
+    int n, cap, done;
+    int32_t stop_id;
+    rg_sched_result res;
+} mailbox;
+
+static int mb_token(void *ud, int32_t t) {
+    mailbox *b = ud;
+    if (t == b->stop_id) return 1; /* the template's end-of-turn token */
+    pthread_mutex_lock(&b->mu);
+    if (b->n == b->cap) {
+        int nc = b->cap ? b->cap * 2 : 64;
+        int32_t *q = realloc(b->q, sizeof(int32_t) * (size_t)nc);
+        if (q) b->q = q, b->cap = nc;
+    }
+    if (b->n < b->cap) b->q[b->n++] = t;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    return 0;
+}
+
+static void mb_done(void *ud, const rg_sched_result *r) {
+    mailbox *b = ud;
+    pthread_mutex_lock(&b->mu);
+    b->res = *r;
+    b->done = 1;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
 }
 
 rg_status rg__local_generate(rg__local *L, const char *prompt, const rg__local_params *p,
@@ -101,45 +143,62 @@ rg_status rg__local_generate(rg__local *L, const char *prompt, const rg__local_p
     }
     *n_in = (int)n;
     int max_new = p->max_tokens;
-    if ((int)n + max_new > L->n_ctx) max_new = L->n_ctx - (int)n;
-    rg_llm_sampler_params sp;
-    rg_llm_sampler_params_init(&sp);
-    sp.temp = (float)p->temperature;
-    sp.top_p = (float)p->top_p;
-    sp.seed = p->has_seed ? p->seed : rg_now_ns();
-    rg_llm_sampler *s = rg_llm_sampler_new(&sp, rg_llm_model_hparams(L->m)->n_vocab);
-    if (!s) {
-        free(ids);
-        return rg_failf(err, RG_NOMEM, "out of memory");
-    }
-    pthread_mutex_lock(&L->mu);
-    rg_llm_seq_rm(L->c, 0, 0);
-    for (size_t i = 0; i < n; i++) rg_llm_sampler_accept(s, ids[i]);
-    rc = rg_llm_eval(L->c, 0, ids, (int)n, err);
-    int produced = 0;
-    while (rc == RG_OK) {
-        if (produced >= max_new) {
-            snprintf(finish, 16, "length");
-            break;
-        }
-        int32_t t = rg_llm_sample(s, rg_llm_logits(L->c, 0));
-        rg_llm_sampler_accept(s, t);
-        if (t == L->stop_id || rg_tok_is_eog(L->tok, t)) break;
-        produced++;
-        rg_tok_type ty = rg_tok_type_of(L->tok, t);
-        if (ty != RG_TOKTYPE_CONTROL && ty != RG_TOKTYPE_UNKNOWN) {
-            size_t pl;
-            const char *piece = rg_tok_piece(L->tok, t, &pl);
-            if (piece && pl && fn(ud, piece, pl)) break;
-        } else if (fn(ud, "", 0)) {
-            break;
-        }
-        rc = rg_llm_eval(L->c, 0, &t, 1, err);
-    }
-    pthread_mutex_unlock(&L->mu);
-    *n_out = produced;
-    rg_llm_sampler_free(s);
+    if (max_new <= 0 || (int)n + max_new > L->n_ctx) max_new = L->n_ctx - (int)n;
+    mailbox b;
+    memset(&b, 0, sizeof b);
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_cond_init(&b.cv, NULL);
+    b.stop_id = L->stop_id;
+    rg_sched_req req;
+    memset(&req, 0, sizeof req);
+    req.prompt = ids;
+    req.n_prompt = (int)n;
+    req.max_tokens = max_new;
+    rg_llm_sampler_params_init(&req.sampling);
+    req.sampling.temp = (float)p->temperature;
+    req.sampling.top_p = (float)p->top_p;
+    req.sampling.seed = p->has_seed ? p->seed : rg_now_ns();
+    req.on_token = mb_token;
+    req.on_done = mb_done;
+    req.ud = &b;
+    int64_t id = rg_sched_submit(L->sched, &req, err);
     free(ids);
+    if (id < 0) {
+        pthread_mutex_destroy(&b.mu);
+        pthread_cond_destroy(&b.cv);
+        return err->code ? err->code : RG_ERR;
+    }
+    int taken = 0, stopping = 0;
+    for (;;) {
+        pthread_mutex_lock(&b.mu);
+        while (taken == b.n && !b.done) pthread_cond_wait(&b.cv, &b.mu);
+        int upto = b.n, done = b.done;
+        pthread_mutex_unlock(&b.mu);
+        for (; taken < upto; taken++) {
+            if (stopping) continue;
+            int32_t t = b.q[taken];
+            rg_tok_type ty = rg_tok_type_of(L->tok, t);
+            int stop;
+            if (ty != RG_TOKTYPE_CONTROL && ty != RG_TOKTYPE_UNKNOWN) {
+                size_t pl;
+                const char *piece = rg_tok_piece(L->tok, t, &pl);
+                stop = piece && pl ? fn(ud, piece, pl) : 0;
+            } else {
+                stop = fn(ud, "", 0);
+            }
+            if (stop) {
+                stopping = 1;
+                rg_sched_cancel(L->sched, id); /* frees the slot at the next step */
+            }
+        }
+        if (done) break;
+    }
+    *n_out = taken;
+    if (b.res.finish == RG_SCHED_LENGTH) snprintf(finish, 16, "length");
+    if (b.res.finish == RG_SCHED_ERROR) rc = rg_failf(err, RG_ERR, "generation failed: %s", b.res.error);
+    free(b.q);
+    pthread_mutex_destroy(&b.mu);
+    pthread_cond_destroy(&b.cv);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "ragd.h"
+#include "sched/sched.h"
 #include "server/server_int.h"
 
 void rg__chat_route(rg__req *r);        /* chat.c */
@@ -88,6 +89,29 @@ static void h_metrics(rg__req *r) {
     rg_buf b;
     rg_buf_init(&b, 0);
     rg__metrics_render(&r->srv->metrics, &b);
+    if (r->srv->local) {
+        rg_sched_metrics m;
+        rg__local_metrics(r->srv->local, &m);
+        double hit = m.prompt_tokens ? (double)m.prompt_tokens_cached / (double)m.prompt_tokens : 0;
+        rg_buf_printf(&b,
+                      "# HELP ragd_engine_sequences Sequences in the continuous-batching engine.\n"
+                      "# TYPE ragd_engine_sequences gauge\n"
+                      "ragd_engine_sequences{state=\"running\"} %d\n"
+                      "ragd_engine_sequences{state=\"waiting\"} %d\n"
+                      "ragd_engine_sequences{state=\"cached\"} %d\n"
+                      "# HELP ragd_kv_blocks KV-cache blocks (32 positions each).\n"
+                      "# TYPE ragd_kv_blocks gauge\n"
+                      "ragd_kv_blocks{state=\"used\"} %d\n"
+                      "ragd_kv_blocks{state=\"free\"} %d\n"
+                      "# HELP ragd_prefix_cache_hit_ratio Prompt tokens taken from the prefix cache / prompt tokens.\n"
+                      "# TYPE ragd_prefix_cache_hit_ratio gauge\n"
+                      "ragd_prefix_cache_hit_ratio %.6f\n"
+                      "# HELP ragd_engine_preemptions_total Sequences preempted when the KV pool ran short.\n"
+                      "# TYPE ragd_engine_preemptions_total counter\n"
+                      "ragd_engine_preemptions_total %lld\n",
+                      m.running, m.waiting, m.cached_slots, m.kv_blocks_total - m.kv_blocks_free,
+                      m.kv_blocks_free, hit, (long long)m.preemptions);
+    }
     rg__respond_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
                      b.len);
     rg_buf_free(&b);

@@ -663,6 +663,10 @@ rg_status rg_server_start(const rg_server_config *cfg, rg_server **out, rg_err *
     if (s->cfg.threads < 1) s->cfg.threads = 1;
     if (s->cfg.threads > RG_MAX_THREADS) s->cfg.threads = RG_MAX_THREADS;
     if (s->cfg.workers < 1) s->cfg.workers = 1;
+    /* each generation holds a worker while the engine batches them: give
+     * the engine enough workers to fill its batch */
+    if (s->cfg.max_batch < 1) s->cfg.max_batch = 16;
+    if (s->cfg.model_path && s->cfg.workers < s->cfg.max_batch + 1) s->cfg.workers = s->cfg.max_batch + 1;
     if (s->cfg.workers > RG_MAX_THREADS) s->cfg.workers = RG_MAX_THREADS;
     if (s->cfg.max_queue < 1) s->cfg.max_queue = 1;
     if (s->cfg.max_per_key < 1) s->cfg.max_per_key = 1;
@@ -713,7 +717,7 @@ rg_status rg_server_start(const rg_server_config *cfg, rg_server **out, rg_err *
         }
     }
     if (s->cfg.model_path) {
-        rg_status mrc = rg__local_open(s->cfg.model_path, s->cfg.ctx_size, &s->local, err);
+        rg_status mrc = rg__local_open(s->cfg.model_path, s->cfg.ctx_size, s->cfg.max_batch, &s->local, err);
         if (mrc != RG_OK) {
             rg_server_free(s);
             return mrc;

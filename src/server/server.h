@@ -49,6 +49,7 @@ typedef struct rg_server_config {
     int request_timeout_s; /* wall-clock budget of one request (default 300) */
     int cache_entries;    /* response cache size, 0 disables (default 256) */
     int cache_ttl_s;      /* default 600 */
+    int max_batch;        /* local model: sequences decoded together (default 16) */
     int ctx_size;         /* local model context (0 = model default, capped) */
 } rg_server_config;
 

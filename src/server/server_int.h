@@ -267,7 +267,11 @@ typedef struct rg__local_params {
 /* Called with each generated piece (bytes; may split a code point); a
  * nonzero return stops generation. */
 typedef int (*rg__piece_fn)(void *ud, const char *s, size_t n);
-rg_status rg__local_open(const char *path, int ctx_size, rg__local **out, rg_err *err);
+rg_status rg__local_open(const char *path, int ctx_size, int max_batch, rg__local **out, rg_err *err);
+/* The continuous-batching engine's gauges (running, waiting, KV blocks,
+ * prefix-cache tokens). */
+struct rg_sched_metrics;
+void rg__local_metrics(rg__local *L, struct rg_sched_metrics *out);
 void rg__local_close(rg__local *L);
 /* Renders msgs (after an optional extra system message) with the model's
  * chat template, ending with the assistant turn's opening. */

@@ -111,7 +111,7 @@ RG_TEST(guard_checksum_vectors) {
 
 RG_TEST(guard_mask_example_from_issue) {
     /* find an ID of the form 110...1234 and check the documented mask */
-    char id[19];
+    char id[48]; /* room for any int the format could print (-Wformat-truncation) */
     int found = 0;
     for (int day = 1; day <= 28 && !found; day++)
         for (int mon = 1; mon <= 12 && !found; mon++) {

@@ -211,7 +211,7 @@ static inline float exp_poly(float x) {
         float f;
         int32_t i;
     } u = {p};
-    u.i += (int32_t)n << 23;
+    u.i += (int32_t)((uint32_t)(int32_t)n << 23); /* n may be negative: shift as unsigned */
     return u.f;
 }
 

@@ -119,7 +119,7 @@ static int add_rule(rg_grammar *g, uint32_t r, const evec *body) {
         g->cap_el = nc;
     }
     g->rule_start[r] = g->n_el;
-    memcpy(g->el + g->n_el, body->v, body->n * sizeof(elem));
+    if (body->n) memcpy(g->el + g->n_el, body->v, body->n * sizeof(elem));
     g->n_el += body->n;
     g->el[g->n_el].type = E_END;
     g->el[g->n_el].v = 0;
@@ -722,7 +722,7 @@ rg_grammar_state *rg_grammar_state_clone(const rg_grammar_state *s) {
             rg_grammar_state_free(c);
             return NULL;
         }
-        memcpy(c->P.w + c->P.nw, s->P.w + off, len * sizeof(uint32_t));
+        if (len) memcpy(c->P.w + c->P.nw, s->P.w + off, len * sizeof(uint32_t));
         c->P.e[c->P.ne++] = (uint32_t)c->P.nw;
         c->P.e[c->P.ne++] = len;
         c->P.nw += len;

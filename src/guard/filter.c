@@ -410,7 +410,7 @@ static rg_status process(rg_filter *f, int final, rg_buf *out) {
         free(ev.v);
         return st;
     }
-    qsort(ev.v, ev.n, sizeof *ev.v, ecmp);
+    if (ev.n) qsort(ev.v, ev.n, sizeof *ev.v, ecmp);
     /* a flagged/masked/PII edit that straddles safe pushes safe back to its start */
     for (size_t k = 0; k < ev.n && !final; k++)
         if (ev.v[k].a < safe && ev.v[k].b > safe && ev.v[k].b >= len) safe = ev.v[k].a;

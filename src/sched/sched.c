@@ -95,7 +95,7 @@ static void finish(rg_sched *s, job *j, rg_sched_finish why, const char *error) 
             if (c) sl->cache = c, sl->cap_cache = j->kv;
         }
         if (sl->cap_cache >= j->kv) {
-            memcpy(sl->cache, j->toks, sizeof(int32_t) * (size_t)j->kv);
+            if (j->kv) memcpy(sl->cache, j->toks, sizeof(int32_t) * (size_t)j->kv);
             sl->n_cache = j->kv;
         } else {
             rg_llm_seq_rm(s->ctx, j->slot, 0);
@@ -380,9 +380,12 @@ static void *engine(void *arg) {
         int n_cancel = s->n_cancel;
         int64_t cancels[64];
         if (n_cancel > 64) n_cancel = 64;
-        memcpy(cancels, s->cancel_ids, sizeof(int64_t) * (size_t)n_cancel);
-        memmove(s->cancel_ids, s->cancel_ids + n_cancel, sizeof(int64_t) * (size_t)(s->n_cancel - n_cancel));
-        s->n_cancel -= n_cancel;
+        if (n_cancel) {
+            memcpy(cancels, s->cancel_ids, sizeof(int64_t) * (size_t)n_cancel);
+            memmove(s->cancel_ids, s->cancel_ids + n_cancel,
+                    sizeof(int64_t) * (size_t)(s->n_cancel - n_cancel));
+            s->n_cancel -= n_cancel;
+        }
         pthread_mutex_unlock(&s->mu);
         apply_cancels(s, cancels, n_cancel);
         admit(s);

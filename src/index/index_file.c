@@ -309,7 +309,7 @@ rg_status rg_index_load_mem(const void *data, size_t len, bool verify_checksum, 
     if (n && (st = rg__index_reserve(ix, n, err)) != RG_OK) goto fail;
     ix->rng = rng;
     r.off = HEADER_BYTES;
-    memcpy(ix->ids, r.p + r.off, n * 8);
+    if (n) memcpy(ix->ids, r.p + r.off, n * 8);
     r.off += n * 8;
     size_t n_del = 0;
     for (size_t i = 0; i < n; i++) {
@@ -346,7 +346,7 @@ rg_status rg_index_load_mem(const void *data, size_t len, bool verify_checksum, 
         r.off += vec_bytes;
     }
     if (p.rerank) {
-        memcpy(ix->fvec, r.p + r.off, n * (size_t)dim * 4);
+        if (n) memcpy(ix->fvec, r.p + r.off, n * (size_t)dim * 4);
         r.off += n * (size_t)dim * 4;
     }
     if (kind == RG_INDEX_HNSW) {

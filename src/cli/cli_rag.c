@@ -123,3 +123,51 @@ void rg__cli_vec_free(rg__cli_vec *v) {
     v->e = NULL;
     v->model_used = NULL;
 }
+
+int rg__cli_query_parse(const char *cmd, int argc, char **argv, long k_max, rg__cli_opt_fn extra,
+                        void *ctx, rg__cli_query *q) {
+    int qi = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            qi = i + 1;
+            break;
+        }
+        int r = rg__cli_vec_arg(cmd, &q->vo, argc, argv, &i);
+        if (r == 0 && extra) r = extra(ctx, argc, argv, &i);
+        if (r < 0) return RG_EXIT_USAGE;
+        if (r > 0) continue;
+        if (!strcmp(a, "--data") && i + 1 < argc) q->data = argv[++i];
+        else if ((!strcmp(a, "-c") || !strcmp(a, "--collection")) && i + 1 < argc) q->coll = argv[++i];
+        else if (!strcmp(a, "-k") && i + 1 < argc) {
+            if (rg_cli_int(argv[++i], 1, k_max, &q->k))
+                return rg_cli_usage(cmd, "-k wants an integer in [1, %ld], got '%s'", k_max, argv[i]);
+        } else if (!strcmp(a, "--json")) q->json = 1;
+        /* a lone "-", a quoted phrase or a non-ASCII word starts the query */
+        else if (a[0] == '-' && a[1] && a[1] != '"' && (unsigned char)a[1] < 0x80)
+            return rg_cli_usage(cmd, "unknown option '%s'", a);
+        else {
+            qi = i;
+            break;
+        }
+    }
+    if (!q->data) return rg_cli_usage(cmd, "--data DIR is required");
+    if (!q->coll) return rg_cli_usage(cmd, "-c COLLECTION is required");
+    if (qi < 0 || qi >= argc) return rg_cli_usage(cmd, "a query is required");
+    q->text = rg__cli_join(argc, argv, qi);
+    return q->text ? RG_EXIT_OK : RG_EXIT_RUNTIME;
+}
+
+int rg__cli_query_open(const char *cmd, rg__cli_query *q, const rg_rag_opts *opts) {
+    int rc = rg__cli_open_rag(cmd, q->data, q->coll, opts, &q->st, &q->r);
+    if (!rc) rc = rg__cli_vec_attach(cmd, &q->vo, q->st, q->r);
+    return rc;
+}
+
+void rg__cli_query_close(rg__cli_query *q) {
+    rg_rag_close(q->r);
+    rg_store_close(q->st);
+    rg__cli_vec_free(&q->vo);
+    free(q->text);
+    memset(q, 0, sizeof *q);
+}

@@ -35,4 +35,29 @@ void rg__cli_vec_free(rg__cli_vec *v);
 /* Joins argv[i..argc) with spaces into a malloc'd string. */
 char *rg__cli_join(int argc, char **argv, int i);
 
+/* What `search` and `ask` share: their common flags, the query, and the
+ * handles opened for it.  Set k (the default) before parsing; everything
+ * else zero.  rg__cli_query_close frees all of it. */
+typedef struct rg__cli_query {
+    const char *data, *coll;
+    long k;
+    int json;
+    rg__cli_vec vo;
+    char *text;    /* owned: QUERY... joined with spaces */
+    rg_store *st;  /* owned once opened */
+    rg_rag *r;     /* owned once opened */
+} rg__cli_query;
+/* Claims a command-specific option at argv[*i]: 1 consumed, 0 not ours,
+ * -1 after printing a usage error. */
+typedef int (*rg__cli_opt_fn)(void *ctx, int argc, char **argv, int *i);
+/* Parses --data DIR, -c COLLECTION, -k N (1..k_max), --json, the vector
+ * flags, the options `extra` claims (may be NULL) and then QUERY....
+ * Returns 0, or an exit code after printing the usage error. */
+int rg__cli_query_parse(const char *cmd, int argc, char **argv, long k_max, rg__cli_opt_fn extra,
+                        void *ctx, rg__cli_query *q);
+/* Opens the store and collection with opts (may be NULL) and attaches
+ * vector retrieval; returns 0 or an exit code after printing the error. */
+int rg__cli_query_open(const char *cmd, rg__cli_query *q, const rg_rag_opts *opts);
+void rg__cli_query_close(rg__cli_query *q);
+
 #endif

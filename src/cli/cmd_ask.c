@@ -22,58 +22,25 @@ static void usage(FILE *f) {
 }
 
 int rg_cmd_ask(int argc, char **argv) {
-    const char *data = NULL, *coll = NULL;
-    int json = 0, qi = -1;
-    long k = 5;
-    rg__cli_vec vo = {0};
     if (rg_cli_wants_help(argc, argv)) {
         usage(stdout);
         return RG_EXIT_OK;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--")) {
-            qi = i + 1;
-            break;
-        }
-        int vr = rg__cli_vec_arg("ask", &vo, argc, argv, &i);
-        if (vr < 0) return RG_EXIT_USAGE;
-        if (vr > 0) continue;
-        if (!strcmp(a, "--data") && i + 1 < argc) data = argv[++i];
-        else if ((!strcmp(a, "-c") || !strcmp(a, "--collection")) && i + 1 < argc) coll = argv[++i];
-        else if (!strcmp(a, "-k") && i + 1 < argc) {
-            if (rg_cli_int(argv[++i], 1, 50, &k))
-                return rg_cli_usage("ask", "-k wants an integer in [1, 50], got '%s'", argv[i]);
-        } else if (!strcmp(a, "--json")) json = 1;
-        else if (a[0] == '-' && a[1] && (unsigned char)a[1] < 0x80 && a[1] != '"')
-            return rg_cli_usage("ask", "unknown option '%s'", a);
-        else {
-            qi = i;
-            break;
-        }
-    }
-    if (!data) return rg_cli_usage("ask", "--data DIR is required");
-    if (!coll) return rg_cli_usage("ask", "-c COLLECTION is required");
-    if (qi < 0 || qi >= argc) return rg_cli_usage("ask", "a QUESTION is required");
-    char *q = rg__cli_join(argc, argv, qi);
-    if (!q) return RG_EXIT_RUNTIME;
-    rg_store *st = NULL;
-    rg_rag *r = NULL;
-    int rc = rg__cli_open_rag("ask", data, coll, NULL, &st, &r);
-    if (!rc) rc = rg__cli_vec_attach("ask", &vo, st, r);
+    rg__cli_query cq = {.k = 5};
+    int rc = rg__cli_query_parse("ask", argc, argv, 50, NULL, NULL, &cq);
+    if (!rc) rc = rg__cli_query_open("ask", &cq, NULL);
     if (rc) {
-        rg_rag_close(r);
-        rg_store_close(st);
-        rg__cli_vec_free(&vo);
-        free(q);
+        rg__cli_query_close(&cq);
         return rc;
     }
+    const char *q = cq.text;
+    int json = cq.json;
     rg_err err;
     rg_err_clear(&err);
     rg_rag_answer ans;
     rg_rag_answer_opts ao = {0};
-    ao.k_chunks = (size_t)k;
-    rg_status s = rg_rag_answer_extractive(r, q, &ao, &ans, &err);
+    ao.k_chunks = (size_t)cq.k;
+    rg_status s = rg_rag_answer_extractive(cq.r, q, &ao, &ans, &err);
     if (s != RG_OK) {
         rc = rg_cli_fail("ask", &err);
     } else if (json) {
@@ -111,9 +78,6 @@ int rg_cmd_ask(int argc, char **argv) {
         }
     }
     if (s == RG_OK) rg_rag_answer_clear(&ans);
-    rg_rag_close(r);
-    rg_store_close(st);
-    rg__cli_vec_free(&vo);
-    free(q);
+    rg__cli_query_close(&cq);
     return rc;
 }

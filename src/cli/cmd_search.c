@@ -26,70 +26,55 @@ static void usage(FILE *f) {
             RG_MAX_TOP_K);
 }
 
+/* -k1 and -b: BM25's parameters, search's own options. */
+static int bm25_arg(void *ctx, int argc, char **argv, int *i) {
+    rg_rag_opts *ro = ctx;
+    const char *a = argv[*i];
+    double v;
+    if ((!strcmp(a, "-k1") || !strcmp(a, "--k1")) && *i + 1 < argc) {
+        if (rg_cli_double(argv[++*i], &v) || v <= 0 || v > 100) {
+            rg_cli_usage("search", "-k1 wants a number in (0, 100], got '%s'", argv[*i]);
+            return -1;
+        }
+        ro->bm25.k1 = (float)v;
+        return 1;
+    }
+    if ((!strcmp(a, "-b") || !strcmp(a, "--b")) && *i + 1 < argc) {
+        if (rg_cli_double(argv[++*i], &v) || v < 0 || v > 1) {
+            rg_cli_usage("search", "-b wants a number in [0, 1], got '%s'", argv[*i]);
+            return -1;
+        }
+        ro->bm25.b = (float)v;
+        return 1;
+    }
+    return 0;
+}
+
 int rg_cmd_search(int argc, char **argv) {
-    const char *data = NULL, *coll = NULL;
-    long k = 10;
-    int json = 0, qi = -1;
-    double k1 = RG_TEXT_DEFAULT_K1, b = RG_TEXT_DEFAULT_B;
-    rg__cli_vec vo = {0};
     if (rg_cli_wants_help(argc, argv)) {
         usage(stdout);
         return RG_EXIT_OK;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--")) {
-            qi = i + 1;
-            break;
-        }
-        int vr = rg__cli_vec_arg("search", &vo, argc, argv, &i);
-        if (vr < 0) return RG_EXIT_USAGE;
-        if (vr > 0) continue;
-        if (!strcmp(a, "--data") && i + 1 < argc) data = argv[++i];
-        else if ((!strcmp(a, "-c") || !strcmp(a, "--collection")) && i + 1 < argc) coll = argv[++i];
-        else if (!strcmp(a, "-k") && i + 1 < argc) {
-            if (rg_cli_int(argv[++i], 1, RG_MAX_TOP_K, &k))
-                return rg_cli_usage("search", "-k wants an integer in [1, %d], got '%s'", RG_MAX_TOP_K, argv[i]);
-        } else if ((!strcmp(a, "-k1") || !strcmp(a, "--k1")) && i + 1 < argc) {
-            if (rg_cli_double(argv[++i], &k1) || k1 <= 0 || k1 > 100)
-                return rg_cli_usage("search", "-k1 wants a number in (0, 100], got '%s'", argv[i]);
-        } else if ((!strcmp(a, "-b") || !strcmp(a, "--b")) && i + 1 < argc) {
-            if (rg_cli_double(argv[++i], &b) || b < 0 || b > 1)
-                return rg_cli_usage("search", "-b wants a number in [0, 1], got '%s'", argv[i]);
-        } else if (!strcmp(a, "--json")) json = 1;
-        else if (a[0] == '-' && a[1] && qi < 0 && strcmp(a, "-") != 0 && !(a[1] == '"' || (unsigned char)a[1] >= 0x80))
-            return rg_cli_usage("search", "unknown option '%s'", a);
-        else {
-            qi = i;
-            break;
-        }
-    }
-    if (!data) return rg_cli_usage("search", "--data DIR is required");
-    if (!coll) return rg_cli_usage("search", "-c COLLECTION is required");
-    if (qi < 0 || qi >= argc) return rg_cli_usage("search", "a QUERY is required");
-    char *query = rg__cli_join(argc, argv, qi);
-    if (!query) return RG_EXIT_RUNTIME;
     rg_rag_opts ro = {0};
-    ro.bm25.k1 = (float)k1;
-    ro.bm25.b = (float)b;
+    ro.bm25.k1 = RG_TEXT_DEFAULT_K1;
+    ro.bm25.b = RG_TEXT_DEFAULT_B;
     ro.bm25.b_set = 1;
-    rg_store *st = NULL;
-    rg_rag *r = NULL;
-    int rc = rg__cli_open_rag("search", data, coll, &ro, &st, &r);
-    if (!rc) rc = rg__cli_vec_attach("search", &vo, st, r);
+    rg__cli_query cq = {.k = 10};
+    int rc = rg__cli_query_parse("search", argc, argv, RG_MAX_TOP_K, bm25_arg, &ro, &cq);
+    if (!rc) rc = rg__cli_query_open("search", &cq, &ro);
     if (rc) {
-        rg_rag_close(r);
-        rg_store_close(st);
-        rg__cli_vec_free(&vo);
-        free(query);
+        rg__cli_query_close(&cq);
         return rc;
     }
+    const char *query = cq.text, *coll = cq.coll;
+    rg_rag *r = cq.r;
+    int json = cq.json;
     static const char *mode_names[] = {"bm25", "vector", "hybrid"};
     rg_err err;
     rg_err_clear(&err);
     rg_rag_results res;
     double t0 = rg_now_s();
-    rg_status s = rg_rag_retrieve(r, query, (size_t)k, 1, &res, &err);
+    rg_status s = rg_rag_retrieve(r, query, (size_t)cq.k, 1, &res, &err);
     double ms = (rg_now_s() - t0) * 1e3;
     if (s != RG_OK) {
         rc = rg_cli_fail("search", &err);
@@ -143,9 +128,6 @@ int rg_cmd_search(int argc, char **argv) {
         fprintf(stderr, "(%zu results in %.2f ms, %s)\n", res.n, ms, mode_names[rg_rag_get_mode(r)]);
     }
     if (s == RG_OK) rg_rag_results_clear(&res);
-    rg_rag_close(r);
-    rg_store_close(st);
-    rg__cli_vec_free(&vo);
-    free(query);
+    rg__cli_query_close(&cq);
     return rc;
 }

@@ -2,6 +2,7 @@
  * GGUF, the roofline and the load simulation. */
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gguf/gguf.h"
 #include "plan/plan.h"
@@ -136,4 +137,94 @@ RG_TEST(plan_profile_roundtrip) {
     CHECK_EQ_INT(q.threads, 1);
     REQUIRE(rg_plan_profile_load(path, 8, &q, &e) == RG_OK);
     CHECK_EQ_INT(q.threads, 2);
+}
+
+/* ---- perplexity / KL arithmetic ---- */
+
+RG_TEST(plan_ppl_windows) {
+    rg_plan_ppl_window w[16];
+    /* llama.cpp default: 1000 tokens, ctx 256 -> 3 chunks scoring 128..254 */
+    CHECK_EQ_INT(rg_plan_ppl_windows(1000, 256, 0, w, 16), 3);
+    CHECK_EQ_INT(w[2].start, 512);
+    CHECK_EQ_INT(w[0].first, 128);
+    CHECK_EQ_INT(w[0].last, 254);
+    /* stride 64 over 512 tokens, ctx 256: starts 0,64,..,256 -> 5 windows,
+     * each scoring its last 64 predictions (positions 191..254) */
+    CHECK_EQ_INT(rg_plan_ppl_windows(512, 256, 64, w, 16), 5);
+    CHECK_EQ_INT(w[4].start, 256);
+    CHECK_EQ_INT(w[1].first, 191);
+    CHECK_EQ_INT(w[1].last - w[1].first + 1, 64);
+    CHECK_EQ_INT(rg_plan_ppl_windows(255, 256, 0, w, 16), 0);  /* too short */
+    CHECK_EQ_INT(rg_plan_ppl_windows(999, 256, 255, w, 16), 0); /* stride >= ctx-1 */
+    CHECK_EQ_INT(rg_plan_ppl_windows(100000, 256, 0, NULL, 0), 390); /* count only */
+}
+
+RG_TEST(plan_ppl_kl_hand_worked) {
+    /* base p = (1/2, 1/4, 1/4), model q = (1/4, 1/2, 1/4):
+     * KL(p||q) = 1/2 ln 2 + 1/4 ln(1/2) = 1/4 ln 2 */
+    float bl[3] = {logf(2), 0, 0}, ml[3] = {0, logf(2), 0}, blp[3], mlp[3];
+    rg_plan_log_softmax(bl, 3, blp);
+    rg_plan_log_softmax(ml, 3, mlp);
+    CHECK(NEAR(expf(blp[0]), 0.5, 1e-6));
+    CHECK(NEAR(expf(mlp[1]), 0.5, 1e-6));
+    rg_plan_ppl_stats s;
+    memset(&s, 0, sizeof s);
+    rg_plan_ppl_add(&s, mlp, blp, 3, 0); /* target 0: model p 1/4, base 1/2 */
+    rg_plan_ppl_add(&s, mlp, blp, 3, 1); /* target 1: model 1/2, base 1/4 */
+    rg_plan_ppl_result r;
+    rg_plan_ppl_finish(&s, &r);
+    CHECK_EQ_INT((int)r.n, 2);
+    /* model nll: ln4 + ln2 -> mean 1.5 ln2 -> PPL 2^1.5 */
+    CHECK(NEAR(r.ppl, pow(2, 1.5), 1e-5));
+    CHECK(NEAR(r.base_ppl, pow(2, 1.5), 1e-5));
+    CHECK(NEAR(r.ppl_ratio, 1.0, 1e-6));
+    CHECK(NEAR(r.kl_mean, 0.25 * log(2), 1e-6));
+    CHECK(NEAR(r.kl_max, 0.25 * log(2), 1e-6));
+    CHECK(NEAR(r.top1_agree, 0.0, 1e-12)); /* argmax 0 vs 1 */
+    /* identical distributions: KL 0, agreement 1 */
+    memset(&s, 0, sizeof s);
+    rg_plan_ppl_add(&s, blp, blp, 3, 2);
+    rg_plan_ppl_finish(&s, &r);
+    CHECK(r.kl_mean == 0);
+    CHECK(r.top1_agree == 1);
+    CHECK(NEAR(r.ppl, 4, 1e-5));
+    /* a huge logit range stays finite */
+    float big[2] = {1000, -1000}, lb[2];
+    rg_plan_log_softmax(big, 2, lb);
+    CHECK(lb[0] == 0 && isfinite(lb[1]));
+}
+
+RG_TEST(plan_logits_file_roundtrip) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/base.lp", rg_test_tmpdir());
+    int32_t toks[5] = {1, 2, 3, 0, 3};
+    rg_plan_logits_hdr h = {4, 8, 0, 5, 2};
+    rg_plan_logits_file *f;
+    rg_err e;
+    REQUIRE(rg_plan_logits_create(path, &h, toks, &f, &e) == RG_OK);
+    float r0[4] = {-1, -2, -3, -0.5f}, r1[4] = {-0.1f, -INFINITY, -2, -9}, got[4];
+    REQUIRE(rg_plan_logits_write(f, r0, &e) == RG_OK);
+    /* closing after one of two rows fails and leaves no file */
+    rg_plan_logits_file *f2;
+    char p2[4200];
+    snprintf(p2, sizeof p2, "%s.partial", path);
+    REQUIRE(rg_plan_logits_create(p2, &h, toks, &f2, &e) == RG_OK);
+    CHECK(rg_plan_logits_close(f2, &e) != RG_OK);
+    CHECK(access(p2, F_OK) != 0);
+    REQUIRE(rg_plan_logits_write(f, r1, &e) == RG_OK);
+    CHECK(rg_plan_logits_write(f, r1, &e) != RG_OK); /* a third row is refused */
+    REQUIRE(rg_plan_logits_close(f, &e) == RG_OK);
+    REQUIRE(rg_plan_logits_open(path, &f, &e) == RG_OK);
+    CHECK_EQ_INT((int)rg_plan_logits_header(f)->n_scored, 2);
+    CHECK_EQ_INT(rg_plan_logits_tokens(f)[2], 3);
+    REQUIRE(rg_plan_logits_read(f, got, &e) == RG_OK);
+    CHECK(memcmp(got, r0, sizeof got) == 0);
+    REQUIRE(rg_plan_logits_read(f, got, &e) == RG_OK);
+    CHECK(got[1] == -INFINITY && got[3] == -9);
+    CHECK_EQ_INT(rg_plan_logits_read(f, got, &e), RG_FORMAT);
+    rg_plan_logits_close(f, &e);
+    /* one byte short: refused, naming the sizes */
+    CHECK(truncate(path, 8 + 20 + 20 + 32 - 1) == 0);
+    CHECK_EQ_INT(rg_plan_logits_open(path, &f, &e), RG_FORMAT);
+    CHECK(strstr(rg_err_text(&e), "bytes") != NULL);
 }

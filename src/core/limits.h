@@ -47,6 +47,7 @@
 #define RG_LLM_MAX_FF            (1 << 20)
 #define RG_LLM_MAX_BATCH         8192           /* tokens per decode step */
 #define RG_LLM_MAX_SEQ           1024           /* sequences per context */
+#define RG_PLAN_MAX_LOGIT_ROWS   (1u << 24)     /* scored positions in a saved base-logits file */
 
 /* guard */
 #define RG_GUARD_MAX_POLICY_BYTES  (1u << 20)   /* one policy JSON file */

@@ -12,6 +12,7 @@
 #define RG_PLAN_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/status.h"
 #include "gguf/dtype.h"
@@ -138,5 +139,85 @@ typedef struct rg_plan_cost_result {
 rg_status rg_plan_cost(const rg_plan_cost_input *in, rg_plan_cost_result *out, rg_err *err);
 /* Parses a cost config JSON (see docs/plan.md; samples/cost.example.json). */
 rg_status rg_plan_cost_load(const char *path, rg_plan_cost_input *in, rg_err *err);
+
+/* ---- quality: perplexity and KL divergence (as llama.cpp's perplexity tool) ---- */
+
+/* One window of a token stream fed to the model from an empty cache:
+ * tokens [start, start + n_ctx); the logits at window positions
+ * first..last (inclusive) are scored against the token that follows. */
+typedef struct rg_plan_ppl_window {
+    int start, first, last;
+} rg_plan_ppl_window;
+
+/* Splits n_tokens into windows of n_ctx tokens.  stride 0: llama.cpp's
+ * default, non-overlapping chunks scoring their second half (positions
+ * n_ctx/2 .. n_ctx-2).  stride S in [1, n_ctx-1): windows every S tokens,
+ * each scoring its last S predictions (llama.cpp --ppl-stride), so every
+ * scored token sees at least n_ctx - S - 1 tokens of context.  Writes at
+ * most max windows to w (w may be NULL to count); returns how many there
+ * are in all, 0 when the text is too short or n_ctx < 4. */
+int rg_plan_ppl_windows(int n_tokens, int n_ctx, int stride, rg_plan_ppl_window *w, int max);
+
+/* out (n,) = log_softmax(logits (n,)), in double-accumulated float; out
+ * may alias logits. */
+void rg_plan_log_softmax(const float *logits, int n, float *out);
+
+/* Running sums over scored positions. */
+typedef struct rg_plan_ppl_stats {
+    long n;
+    double nll, nll2;           /* -log p(target) under the model: sum, sum of squares */
+    double base_nll, base_nll2; /* same under the base (KL mode) */
+    double dnll, dnll2;         /* nll - base_nll per position (for the ratio's error) */
+    double kl, kl2, kl_max;     /* KL(base || model) per position */
+    long same_top;              /* positions where both argmaxes agree */
+    int has_base;
+} rg_plan_ppl_stats;
+
+/* Adds one position: lp = the model's log-probs (n_vocab,), base_lp the
+ * base model's (NULL when there is no base), target the next token. */
+void rg_plan_ppl_add(rg_plan_ppl_stats *s, const float *lp, const float *base_lp, int n_vocab,
+                     int32_t target);
+
+typedef struct rg_plan_ppl_result {
+    long n;
+    double ppl, ppl_err;        /* exp(mean nll) and its standard error */
+    double base_ppl;            /* KL mode only (0 otherwise) */
+    double ppl_ratio, ppl_ratio_err; /* PPL(model) / PPL(base) = exp(mean(nll - base_nll)) */
+    double kl_mean, kl_err, kl_max;
+    double top1_agree;          /* fraction of positions with the same argmax */
+} rg_plan_ppl_result;
+
+void rg_plan_ppl_finish(const rg_plan_ppl_stats *s, rg_plan_ppl_result *r);
+
+/* Base log-probs saved to a file (llama.cpp --kl-divergence-base), so a
+ * quantized model can be compared later without the base in memory.
+ * Layout (little-endian): "RGLOGP\0\1", u32 n_vocab, n_ctx, stride,
+ * n_tokens, n_scored; i32 tokens[n_tokens]; f32 logp[n_scored][n_vocab]. */
+typedef struct rg_plan_logits_hdr {
+    uint32_t n_vocab, n_ctx, stride, n_tokens, n_scored;
+} rg_plan_logits_hdr;
+
+typedef struct rg_plan_logits_file rg_plan_logits_file;
+
+/* Creates path (written to path.tmp and renamed by a successful
+ * rg_plan_logits_close after exactly n_scored rows). */
+rg_status rg_plan_logits_create(const char *path, const rg_plan_logits_hdr *h,
+                                const int32_t *tokens, rg_plan_logits_file **out, rg_err *err);
+rg_status rg_plan_logits_write(rg_plan_logits_file *f, const float *logp, rg_err *err);
+/* Opens a saved file, checking the header and that the file holds exactly
+ * what it says (sizes overflow-checked, limits from core/limits.h). */
+rg_status rg_plan_logits_open(const char *path, rg_plan_logits_file **out, rg_err *err);
+/* Same over an open stream of `size` bytes (the fuzz target's entry). */
+rg_status rg_plan_logits_from_stream(FILE *fp, uint64_t size, const char *name,
+                                     rg_plan_logits_file **out, rg_err *err);
+/* Header and tokens of an opened file; valid until close. */
+const rg_plan_logits_hdr *rg_plan_logits_header(const rg_plan_logits_file *f);
+const int32_t *rg_plan_logits_tokens(const rg_plan_logits_file *f);
+/* Reads the next row (n_vocab floats) into logp; RG_FORMAT past the end
+ * or on a short read. */
+rg_status rg_plan_logits_read(rg_plan_logits_file *f, float *logp, rg_err *err);
+/* Closes; for a file being written, renames it into place when complete
+ * (else removes the partial file and fails). */
+rg_status rg_plan_logits_close(rg_plan_logits_file *f, rg_err *err);
 
 #endif

@@ -48,5 +48,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char name[128];
     if (rg__parse_collection(b, size, name, sizeof name, &err) == RG_OK && !rg__valid_name(name))
         abort();
+    char *settings = NULL;
+    if (rg__parse_collection_settings(b, size, &settings, &err) == RG_OK && settings) {
+        json_t *j = json_loads(settings, 0, NULL);
+        if (!json_is_true(json_object_get(j, "redact"))) abort();
+        json_decref(j);
+    }
+    free(settings);
     return 0;
 }

@@ -80,8 +80,35 @@ RG_TEST(server_parse_errors_name_the_field) {
         REQUIRE(rg__parse_search(q, strlen(q), &s, &err) == RG_OK);
     }
     CHECK_EQ_INT(s.k, 3);
-    CHECK_STREQ(s.mode, "hybrid");
+    CHECK_STREQ(s.mode, ""); /* the collection's default */
     rg__search_req_free(&s);
+    {
+        const char *q = "{\"query\":\"a\",\"mode\":\"vector\"}";
+        REQUIRE(rg__parse_search(q, strlen(q), &s, &err) == RG_OK);
+        CHECK_STREQ(s.mode, "vector");
+        rg__search_req_free(&s);
+    }
+    char *set = NULL;
+    {
+        const char *c = "{\"name\":\"a\",\"redact\":true}";
+        REQUIRE(rg__parse_collection_settings(c, strlen(c), &set, &err) == RG_OK);
+        CHECK_STREQ(set, "{\"redact\":true}");
+        free(set);
+        c = "{\"name\":\"a\"}";
+        REQUIRE(rg__parse_collection_settings(c, strlen(c), &set, &err) == RG_OK);
+        CHECK(set == NULL);
+        c = "{\"name\":\"a\",\"redact_policy\":{\"types\":{\"email\":{\"op\":\"hash\"}}}}";
+        REQUIRE(rg__parse_collection_settings(c, strlen(c), &set, &err) == RG_OK);
+        CHECK(set && strstr(set, "\"redact\":true") && strstr(set, "\"op\":\"hash\""));
+        free(set);
+        c = "{\"name\":\"a\",\"redact_policy\":{\"types\":{\"emial\":{}}}}";
+        CHECK(rg__parse_collection_settings(c, strlen(c), &set, &err) != RG_OK);
+        CHECK(strstr(rg_err_text(&err), "emial") != NULL);
+        c = "{\"name\":\"a\",\"redact\":1}";
+        CHECK(rg__parse_collection_settings(c, strlen(c), &set, &err) != RG_OK);
+        c = "{\"name\":\"a\",\"redact\":false,\"redact_policy\":{}}";
+        CHECK(rg__parse_collection_settings(c, strlen(c), &set, &err) != RG_OK);
+    }
     char name[128];
     CHECK(rg__parse_collection("{\"name\":\"a__b\"}", 15, name, sizeof name, &err) != RG_OK);
     CHECK(rg__parse_collection("{\"name\":\".x\"}", 13, name, sizeof name, &err) != RG_OK);

@@ -45,7 +45,9 @@ static void help(void) {
            "  --timeout S          idle/slow-client timeout in seconds (default 30)\n"
            "  --request-timeout S  wall-clock limit of one request (default 300)\n"
            "  --cache N            response cache entries, 0 = off (default 256)\n"
-           "  --cache-ttl S        cache entry lifetime (default 600)\n\n"
+           "  --cache-ttl S        cache entry lifetime (default 600)\n"
+           "  --log-level L        debug|info|warn|error|off (default warn); every log line\n"
+           "                       is PII-redacted\n\n"
            "Without --api-key/--api-keys the server is open to anyone who can reach it\n"
            "(it says so at start-up).  Stop it with Ctrl-C (SIGINT) or SIGTERM.\n");
 }
@@ -89,6 +91,14 @@ int rg_cmd_serve(int argc, char **argv) {
         if (!strcmp(a, "--host")) {
             NEED_VALUE();
             cfg.host = v;
+        } else if (!strcmp(a, "--log-level")) {
+            NEED_VALUE();
+            int l = rg_log_parse_level(v);
+            if (l < 0) {
+                rc = rg_cli_usage(cmd, "--log-level: expected debug|info|warn|error|off, got '%s'", v);
+                goto out;
+            }
+            rg_log_set_level((rg_log_level)l);
         } else if (!strcmp(a, "--port")) {
             INT_OPT(port, 0, 65535);
         } else if (!strcmp(a, "--data")) {

@@ -25,13 +25,15 @@ struct rg_rag {
     rg_text_index *ix;
     pthread_rwlock_t lock;
     /* vector retrieval (rg_rag_use_vectors): vix built from the vectors at
-     * generation vgen, replaced under lock; emb calls serialised by emb_mu */
+     * generation vgen, replaced under lock; emb calls serialised by *emu
+     * (emb_mu unless rg_rag_set_embed_lock gave a lock shared with others) */
     rg_embedder *emb;
     char *vmodel;
     rg_index *vix;
     int64_t vgen;
     rg_rag_mode_opts mo;
     pthread_mutex_t emb_mu;
+    pthread_mutex_t *emu;
 };
 
 static rg_status vec_reload(rg_rag *r, size_t *n_embedded, rg_err *err);
@@ -159,6 +161,7 @@ rg_status rg_rag_open(rg_store *s, const char *data_dir, const char *name, const
     r->dir = strdup(data_dir ? data_dir : ".");
     pthread_rwlock_init(&r->lock, NULL);
     pthread_mutex_init(&r->emb_mu, NULL);
+    r->emu = &r->emb_mu;
     r->vgen = -1;
     if (!r->dir) {
         rg_rag_close(r);
@@ -275,9 +278,9 @@ static rg_status bm25_retrieve(rg_rag *r, const char *query, size_t k, int fetch
 /* Syncs the collection's vectors and swaps in a flat (exact) index of them. */
 static rg_status vec_reload(rg_rag *r, size_t *n_embedded, rg_err *err) {
     rg_rag_vectors v;
-    pthread_mutex_lock(&r->emb_mu);
+    pthread_mutex_lock(r->emu);
     rg_status st = rg_rag_vectors_sync(r->s, r->dir, r->cid, r->emb, r->vmodel, &v, n_embedded, err);
-    pthread_mutex_unlock(&r->emb_mu);
+    pthread_mutex_unlock(r->emu);
     if (st != RG_OK) return st;
     rg_index_params p;
     rg_index_params_default(&p);
@@ -332,6 +335,8 @@ rg_status rg_rag_use_vectors(rg_rag *r, rg_embedder *e, const char *model,
 }
 
 rg_rag_mode rg_rag_get_mode(const rg_rag *r) { return r->mo.mode; }
+int rg_rag_has_vectors(const rg_rag *r) { return r->emb != NULL; }
+void rg_rag_set_embed_lock(rg_rag *r, pthread_mutex_t *mu) { r->emu = mu ? mu : &r->emb_mu; }
 
 static rg_status vector_retrieve(rg_rag *r, const char *query, size_t k, rg_rag_results *out,
                                  rg_err *err) {
@@ -345,9 +350,9 @@ static rg_status vector_retrieve(rg_rag *r, const char *query, size_t k, rg_rag_
         return rg_failf(err, RG_NOMEM, "rag: out of memory");
     }
     size_t ql = strlen(query);
-    pthread_mutex_lock(&r->emb_mu);
+    pthread_mutex_lock(r->emu);
     rg_status st = rg_embed_texts(r->emb, &query, &ql, 1, 1, q, err);
-    pthread_mutex_unlock(&r->emb_mu);
+    pthread_mutex_unlock(r->emu);
     int n = 0;
     if (st == RG_OK) {
         pthread_rwlock_rdlock(&r->lock);
@@ -371,12 +376,19 @@ static rg_status vector_retrieve(rg_rag *r, const char *query, size_t k, rg_rag_
 
 rg_status rg_rag_retrieve(rg_rag *r, const char *query, size_t k, int fetch, rg_rag_results *out,
                           rg_err *err) {
+    return rg_rag_retrieve_mode(r, query, k, fetch, r->emb ? r->mo.mode : RG_RAG_BM25, out, err);
+}
+
+rg_status rg_rag_retrieve_mode(rg_rag *r, const char *query, size_t k, int fetch, rg_rag_mode mode,
+                               rg_rag_results *out, rg_err *err) {
     memset(out, 0, sizeof *out);
     if (k == 0) return RG_OK;
     if (k > RG_MAX_TOP_K) k = RG_MAX_TOP_K;
-    if (r->mo.mode == RG_RAG_BM25 || !r->emb) return bm25_retrieve(r, query, k, fetch, out, err);
+    if (mode != RG_RAG_BM25 && !r->emb)
+        return rg_failf(err, RG_INVALID, "rag: vector and hybrid search need an embedding model");
+    if (mode == RG_RAG_BM25) return bm25_retrieve(r, query, k, fetch, out, err);
     rg_status st;
-    if (r->mo.mode == RG_RAG_VECTOR) {
+    if (mode == RG_RAG_VECTOR) {
         st = vector_retrieve(r, query, k, out, err);
     } else {
         /* hybrid: the top k of each list, fused by weighted RRF */

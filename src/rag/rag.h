@@ -18,6 +18,7 @@
 #ifndef RG_RAG_RAG_H
 #define RG_RAG_RAG_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -144,6 +145,17 @@ typedef struct rg_rag_mode_opts {
 rg_status rg_rag_use_vectors(rg_rag *r, rg_embedder *e, const char *model,
                              const rg_rag_mode_opts *mo, size_t *n_embedded, rg_err *err);
 rg_rag_mode rg_rag_get_mode(const rg_rag *r);
+/* 1 when rg_rag_use_vectors attached an embedder. */
+int rg_rag_has_vectors(const rg_rag *r);
+/* Serialises this handle's embedder calls on mu (borrowed, must outlive
+ * the handle) instead of its own mutex: for handles that share one
+ * embedder (the server).  NULL restores the handle's own. */
+void rg_rag_set_embed_lock(rg_rag *r, pthread_mutex_t *mu);
+/* rg_rag_retrieve with an explicit mode for this call (the handle's mode
+ * is unchanged).  Vector and hybrid need rg_rag_use_vectors first
+ * (RG_INVALID otherwise). */
+rg_status rg_rag_retrieve_mode(rg_rag *r, const char *query, size_t k, int fetch, rg_rag_mode mode,
+                               rg_rag_results *out, rg_err *err);
 
 /* rg_rag_fuse_rrf with a weight per list (weights NULL: all 1):
  * score(c) = sum of w_l / (k_rrf + rank_l(c)). */

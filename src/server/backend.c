@@ -15,6 +15,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/utf8.h"
+#include "embed/embed.h"
 #include "ingest/ingest.h"
 #include "server/server_int.h"
 
@@ -124,6 +125,82 @@ rg_status rg__be_coll_lookup(rg_server *s, const char *fullname, int64_t *id, in
     return RG_OK;
 }
 
+/* Two embedding model paths name the same model: equal strings or the
+ * same file (a relative and an absolute path). */
+static int same_model(const char *a, const char *b) {
+    if (!strcmp(a, b)) return 1;
+    char ra[4096], rb[4096];
+    return realpath(a, ra) && realpath(b, rb) && !strcmp(ra, rb);
+}
+
+/* The model name vectors of collection cid are kept under: the one its
+ * settings record when that is the server's model, the server's path
+ * when none is recorded (*recorded = 0), NULL when another model is
+ * recorded (the server cannot embed queries for it).  malloc'd. */
+static char *coll_model(rg_server *s, int64_t cid, int *recorded, rg_err *err) {
+    *recorded = 0;
+    rg_store_collection c;
+    if (rg_store_collection_get_id(s->be->store, cid, &c, err) != RG_OK) return NULL;
+    char *m = rg_rag_settings_embed_model(c.settings_json);
+    rg_store_collection_clear(&c);
+    if (!m) return strdup(s->cfg.embed_model_path);
+    *recorded = 1;
+    if (same_model(m, s->cfg.embed_model_path)) return m;
+    rg_warn("server: collection %lld was embedded with %s, the server has %s: vector search is off "
+            "for it",
+            (long long)cid, m, s->cfg.embed_model_path);
+    free(m);
+    rg_err_clear(err);
+    return NULL;
+}
+
+/* With --embed-model: a collection whose settings record the server's
+ * model gets vector and hybrid retrieval (hybrid by default); its vectors
+ * are brought up to date (chunks added by `ragd ingest` are embedded). */
+static rg_status attach_vectors(rg_server *s, rg_rag *rag, int64_t cid, rg_err *err) {
+    int recorded;
+    rg_err_clear(err);
+    char *model = coll_model(s, cid, &recorded, err);
+    if (!model) return err->code ? err->code : RG_OK;
+    if (!recorded) { /* the server's ingest records it; until then BM25 */
+        free(model);
+        return RG_OK;
+    }
+    rg_rag_set_embed_lock(rag, &s->embed_mu);
+    rg_rag_mode_opts mo = {0};
+    mo.mode = RG_RAG_HYBRID;
+    size_t n = 0;
+    rg_status rc = rg_rag_use_vectors(rag, s->embedder, model, &mo, &n, err);
+    if (rc == RG_OK && n) rg_info("server: embedded %zu chunks of collection %lld", n, (long long)cid);
+    free(model);
+    return rc;
+}
+
+rg_status rg__be_embed_collection(rg_server *s, int64_t cid, size_t *n_embedded, rg_err *err) {
+    *n_embedded = 0;
+    if (!s->embedder) return RG_OK;
+    int recorded;
+    rg_err_clear(err);
+    char *model = coll_model(s, cid, &recorded, err);
+    if (!model) return err->code ? err->code : RG_OK;
+    rg_rag_vectors v;
+    pthread_mutex_lock(&s->embed_mu);
+    rg_status rc = rg_rag_vectors_sync(s->be->store, s->cfg.data_dir, cid, s->embedder, model, &v,
+                                       n_embedded, err);
+    pthread_mutex_unlock(&s->embed_mu);
+    if (rc == RG_OK) {
+        rg_rag_vectors_clear(&v);
+        if (!recorded) {
+            rc = rg_rag_set_embed_model(s->be->store, cid, model, rg_embed_dim(s->embedder), err);
+            /* a handle opened before the model was recorded has no vectors:
+             * drop it, the next search opens one that has */
+            if (rc == RG_OK) rg__be_forget(s, cid);
+        }
+    }
+    free(model);
+    return rc;
+}
+
 /* A referenced retrieval handle for the collection, refreshed to
  * `generation` (the caller read it from the store just before). */
 rg_status rg__be_rag_get(rg_server *s, int64_t coll_id, const char *fullname, int64_t generation,
@@ -158,6 +235,10 @@ rg_status rg__be_rag_get(rg_server *s, int64_t coll_id, const char *fullname, in
         rg_rag *rag;
         int rebuilt = 0;
         rg_status rc = rg_rag_open(be->store, s->cfg.data_dir, fullname, NULL, &rag, &rebuilt, err);
+        if (rc == RG_OK && s->embedder) {
+            rc = attach_vectors(s, rag, coll_id, err);
+            if (rc != RG_OK) rg_rag_close(rag);
+        }
         if (rc != RG_OK) {
             pthread_mutex_unlock(&be->open_mu);
             return rc;
@@ -265,11 +346,12 @@ static int filter_match(json_t *filter, const char *source, const char *metadata
     return ok;
 }
 
-rg_status rg__be_search(rg_server *s, rg_rag *rag, const char *query, int k, json_t *filter,
-                        rg_rag_results *out, rg_err *err) {
+rg_status rg__be_search(rg_server *s, rg_rag *rag, const char *query, int k, int mode,
+                        json_t *filter, rg_rag_results *out, rg_err *err) {
     size_t want = (size_t)k;
     if (filter) want = want * 8 > RG_MAX_TOP_K ? RG_MAX_TOP_K : want * 8;
-    rg_status rc = rg_rag_retrieve(rag, query, want, 1, out, err);
+    rg_status rc = mode < 0 ? rg_rag_retrieve(rag, query, want, 1, out, err)
+                            : rg_rag_retrieve_mode(rag, query, want, 1, (rg_rag_mode)mode, out, err);
     if (rc != RG_OK || !filter) {
         if (rc == RG_OK && out->n > (size_t)k) {
             for (size_t i = (size_t)k; i < out->n; i++) {
@@ -307,12 +389,15 @@ rg_status rg__be_search(rg_server *s, rg_rag *rag, const char *query, int k, jso
 
 /* ---- ingest ---- */
 
-/* The ingest pipeline (parse -> chunk -> store) with the request's
- * metadata attached to the document. */
+/* The ingest pipeline (parse -> chunk -> [redact] -> store) with the
+ * request's metadata attached to the document.  With a guard, chunk text
+ * and headings are redacted before they reach the store. */
 rg_status rg__be_ingest_file(rg_server *s, int64_t coll_id, const char *source, const char *mime,
                              const char *data, size_t len, const char *metadata_json,
-                             int64_t *doc_id, int64_t *n_chunks, int *changed, rg_err *err) {
+                             const rg_guard *guard, rg_guard_stats *stats, int64_t *doc_id,
+                             int64_t *n_chunks, int *changed, rg_err *err) {
     (void)mime;
+    if (stats) memset(stats, 0, sizeof *stats);
     rg_doc_type t = rg_ingest_detect(source, data, len);
     if (t == RG_DOC_UNKNOWN)
         return rg_failf(err, RG_UNSUPPORTED,
@@ -328,25 +413,56 @@ rg_status rg__be_ingest_file(rg_server *s, int64_t coll_id, const char *source, 
     rg_chunks ch;
     rc = rg_ingest_chunk(&p, NULL, &ch, err);
     rg_store_chunk_in *in = NULL;
+    rg_buf *red = NULL; /* with a guard: [2i] text, [2i+1] heading */
     if (rc == RG_OK && ch.n) {
         in = calloc(ch.n, sizeof *in);
-        if (!in) rc = rg_failf(err, RG_NOMEM, "out of memory");
+        if (guard) red = calloc(2 * ch.n, sizeof *red);
+        if (!in || (guard && !red)) rc = rg_failf(err, RG_NOMEM, "out of memory");
     }
     if (rc == RG_OK) {
-        for (size_t i = 0; i < ch.n; i++) {
+        for (size_t i = 0; i < ch.n && rc == RG_OK; i++) {
             in[i].text = ch.items[i].text;
             in[i].text_len = ch.items[i].len;
             in[i].start = ch.items[i].start;
             in[i].end = ch.items[i].end;
             in[i].heading = ch.items[i].heading;
             in[i].page = ch.items[i].page;
+            if (!guard) continue;
+            rg_guard_stats st;
+            rg_buf_init(&red[2 * i], 0);
+            rg_buf_init(&red[2 * i + 1], 0);
+            rc = rg_guard_redact(guard, in[i].text, in[i].text_len, &red[2 * i], &st);
+            if (rc == RG_OK && stats) {
+                for (int k = 0; k < RG_PII__COUNT; k++) stats->count[k] += st.count[k];
+                stats->total += st.total;
+            }
+            if (rc == RG_OK && in[i].heading && *in[i].heading) {
+                rc = rg_guard_redact(guard, in[i].heading, strlen(in[i].heading), &red[2 * i + 1],
+                                     &st);
+                if (rc == RG_OK && stats) {
+                    for (int k = 0; k < RG_PII__COUNT; k++) stats->count[k] += st.count[k];
+                    stats->total += st.total;
+                }
+                in[i].heading = red[2 * i + 1].data ? red[2 * i + 1].data : "";
+            }
+            if (rc != RG_OK) {
+                rg_failf(err, rc, "%s: chunk %zu: redaction failed", source, i);
+                break;
+            }
+            in[i].text = red[2 * i].data ? red[2 * i].data : "";
+            in[i].text_len = red[2 * i].len;
         }
+    }
+    if (rc == RG_OK) {
         char sha[65];
         rg_sha256_hex(data, len, sha);
         rg_store_doc_in d = {source, sha, rg_doc_type_mime(t), metadata_json, (int64_t)len};
         rc = rg_store_doc_put(s->be->store, coll_id, &d, in, ch.n, doc_id, changed, err);
         if (rc == RG_OK) *n_chunks = (int64_t)ch.n;
     }
+    if (red)
+        for (size_t i = 0; i < 2 * ch.n; i++) rg_buf_free(&red[i]);
+    free(red);
     free(in);
     rg_chunks_free(&ch);
     rg_parsed_free(&p);

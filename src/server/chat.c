@@ -289,7 +289,7 @@ static rg_status rag_retrieve(gen *g, rg_err *err) {
     rg__rag_ref ref;
     rg_status rc = rg__be_rag_get(g->job->srv, g->coll_id, g->coll_full, g->coll_gen, &ref, err);
     if (rc == RG_OK) {
-        rc = rg__be_search(g->job->srv, ref.rag, qbuf, g->req.k, NULL, &g->res, err);
+        rc = rg__be_search(g->job->srv, ref.rag, qbuf, g->req.k, -1, NULL, &g->res, err);
         rg__be_rag_put(g->job->srv, &ref);
     }
     rg__hist_observe(&g->job->srv->metrics.retrieval, (double)(rg_now_ns() - t0) / 1e9);

@@ -332,8 +332,7 @@ void rg__search_req_free(rg__search_req *s) {
 rg_status rg__parse_search(const char *body, size_t len, rg__search_req *s, rg_err *err) {
     memset(s, 0, sizeof *s);
     s->k = 5;
-    snprintf(s->mode, sizeof s->mode, "hybrid");
-    json_t *root = load(body, len, err);
+    json_t *root = load(body, len, err); /* mode "" = the collection's default */
     if (!root) return RG_FORMAT;
     rg_status rc = RG_OK;
     json_t *q = json_object_get(root, "query");
@@ -355,7 +354,8 @@ rg_status rg__parse_search(const char *body, size_t len, rg__search_req *s, rg_e
         if ((rc = get_int(root, "top_k", 1, RG_MAX_TOP_K, &k, NULL, err)) != RG_OK) goto fail;
     s->k = (int)k;
     if ((rc = get_str(root, "mode", s->mode, sizeof s->mode, err)) != RG_OK) goto fail;
-    if (strcmp(s->mode, "bm25") && strcmp(s->mode, "vector") && strcmp(s->mode, "hybrid")) {
+    if (s->mode[0] && strcmp(s->mode, "bm25") && strcmp(s->mode, "vector") &&
+        strcmp(s->mode, "hybrid")) {
         rc = rg_failf(err, RG_INVALID, "'mode' must be bm25, vector or hybrid");
         goto fail;
     }
@@ -487,6 +487,46 @@ rg_status rg__parse_collection(const char *body, size_t len, char *name, size_t 
         rc = rg_failf(err, RG_INVALID,
                       "'name' is invalid: use 1-64 of [A-Za-z0-9_.-], not starting with '.' or "
                       "'-', no '__'");
+    json_decref(root);
+    return rc;
+}
+
+/* The settings a collection is created with: {"redact": true} and an
+ * optional "redact_policy" object (a guard policy, validated by opening
+ * it).  *settings: malloc'd JSON text, NULL when none were asked for. */
+rg_status rg__parse_collection_settings(const char *body, size_t len, char **settings,
+                                        rg_err *err) {
+    *settings = NULL;
+    json_t *root = load(body, len, err);
+    if (!root) return RG_FORMAT;
+    rg_status rc = RG_OK;
+    json_t *red = json_object_get(root, "redact");
+    json_t *pol = json_object_get(root, "redact_policy");
+    if (red && !json_is_boolean(red) && !json_is_null(red))
+        rc = rg_failf(err, RG_INVALID, "'redact' must be true or false");
+    else if (pol && !json_is_object(pol) && !json_is_null(pol))
+        rc = rg_failf(err, RG_INVALID, "'redact_policy' must be an object (a guard policy)");
+    int on = json_is_true(red) || json_is_object(pol);
+    if (rc == RG_OK && json_is_false(red) && json_is_object(pol))
+        rc = rg_failf(err, RG_INVALID, "'redact_policy' given with 'redact': false");
+    if (rc == RG_OK && on) {
+        json_t *set = json_pack("{s:b}", "redact", 1);
+        if (json_is_object(pol)) {
+            char *pt = json_dumps(pol, JSON_COMPACT);
+            rg_guard *g = NULL;
+            rc = pt ? rg_guard_open(&g, pt, strlen(pt), err) : rg_failf(err, RG_NOMEM, "out of memory");
+            if (rc != RG_OK && pt) rg_err_prefix(err, "'redact_policy'");
+            if (rc != RG_OK) rc = RG_INVALID;
+            rg_guard_free(g);
+            free(pt);
+            json_object_set(set, "redact_policy", pol);
+        }
+        if (rc == RG_OK) {
+            *settings = json_dumps(set, JSON_COMPACT | JSON_SORT_KEYS);
+            if (!*settings) rc = rg_failf(err, RG_NOMEM, "out of memory");
+        }
+        json_decref(set);
+    }
     json_decref(root);
     return rc;
 }

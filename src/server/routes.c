@@ -69,9 +69,18 @@ static json_t *coll_json(const rg__req *r, const rg_store_collection *c) {
     const char *name = c->name;
     size_t tl = strlen(rg__tenant(r));
     if (tl) name += tl + 2;
-    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "object", "collection", "name", name,
-                     "documents", (json_int_t)c->n_documents, "chunks", (json_int_t)c->n_chunks,
-                     "bytes", (json_int_t)c->bytes, "created", (json_int_t)c->created);
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "object", "collection", "name", name,
+                          "documents", (json_int_t)c->n_documents, "chunks",
+                          (json_int_t)c->n_chunks, "bytes", (json_int_t)c->bytes, "created",
+                          (json_int_t)c->created);
+    /* settings a client may want to see: redaction, the embedding model */
+    json_t *set = json_loads(c->settings_json ? c->settings_json : "{}", 0, NULL);
+    const char *em = json_string_value(json_object_get(set, "embed_model"));
+    const char *base = em ? strrchr(em, '/') : NULL;
+    json_object_set_new(o, "redact", json_boolean(json_is_true(json_object_get(set, "redact"))));
+    json_object_set_new(o, "embedding_model", em ? json_string(base ? base + 1 : em) : json_null());
+    json_decref(set);
+    return o;
 }
 
 static void h_health(rg__req *r) {
@@ -156,8 +165,15 @@ static void h_collections(rg__req *r) {
             rg__respond_error(r, 400, "invalid_request", "%s", rg_err_text(&err));
             return;
         }
+        char *settings = NULL;
+        rc = rg__parse_collection_settings(r->body.data, r->body.len, &settings, &err);
+        if (rc != RG_OK) {
+            rg__respond_error(r, 400, "invalid_request", "%s", rg_err_text(&err));
+            return;
+        }
         rg__coll_fullname(r, name, full, sizeof full);
-        rc = rg_store_collection_create(st, full, NULL, NULL, &err);
+        rc = rg_store_collection_create(st, full, settings, NULL, &err);
+        free(settings);
         if (rc == RG_EXISTS) {
             rg__respond_error(r, 409, "collection_exists", "collection '%s' already exists", name);
             return;
@@ -225,19 +241,6 @@ static void h_collection(rg__req *r) {
                                        r->coll, "deleted", 1));
 }
 
-static const char *mime_for(const char *name, const char *given) {
-    const char *dot = name ? strrchr(name, '.') : NULL;
-    if (dot) {
-        if (!strcasecmp(dot, ".md") || !strcasecmp(dot, ".markdown")) return "text/markdown";
-        if (!strcasecmp(dot, ".html") || !strcasecmp(dot, ".htm")) return "text/html";
-        if (!strcasecmp(dot, ".pdf")) return "application/pdf";
-        if (!strcasecmp(dot, ".csv")) return "text/csv";
-        if (!strcasecmp(dot, ".txt")) return "text/plain";
-    }
-    if (given && *given && strcmp(given, "application/octet-stream")) return given;
-    return "text/plain";
-}
-
 static json_t *doc_json(const rg_store_doc *d) {
     json_t *md = d->metadata_json ? json_loads(d->metadata_json, 0, NULL) : NULL;
     return json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:o, s:I, s:I, s:s}", "object", "document",
@@ -274,72 +277,8 @@ static void h_documents(rg__req *r) {
         rg__respond_json(r, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
         return;
     }
-    int64_t doc_id = 0, n_chunks = 0;
-    int changed = 0;
-    rg_status rc;
-    if (r->pp) {
-        rg__part *file = NULL, *src = NULL, *md = NULL;
-        for (int i = 0; i < r->nparts; i++) {
-            if (!strcmp(r->parts[i].name, "file")) file = &r->parts[i];
-            if (!strcmp(r->parts[i].name, "source")) src = &r->parts[i];
-            if (!strcmp(r->parts[i].name, "metadata")) md = &r->parts[i];
-        }
-        if (!file || !file->data.len) {
-            rg_store_collection_clear(&c);
-            rg__respond_error(r, 400, "invalid_request",
-                              "multipart body needs a non-empty 'file' field");
-            return;
-        }
-        const char *source = src && src->data.len ? src->data.data
-                             : file->filename && *file->filename ? file->filename
-                                                                 : "upload";
-        char *mdj = NULL;
-        if (md && md->data.len) {
-            json_t *m = json_loadb(md->data.data, md->data.len, 0, NULL);
-            if (!json_is_object(m)) {
-                json_decref(m);
-                rg_store_collection_clear(&c);
-                rg__respond_error(r, 400, "invalid_request", "'metadata' must be a JSON object");
-                return;
-            }
-            mdj = json_dumps(m, JSON_COMPACT);
-            json_decref(m);
-        }
-        rc = rg__be_ingest_file(r->srv, c.id, source, mime_for(file->filename, file->content_type),
-                                file->data.data, file->data.len, mdj, &doc_id, &n_chunks, &changed,
-                                &err);
-        free(mdj);
-    } else {
-        rg__doc_req d;
-        rc = rg__parse_doc(r->body.data, r->body.len, &d, &err);
-        if (rc != RG_OK) {
-            rg_store_collection_clear(&c);
-            rg__respond_error(r, 400, "invalid_request", "%s", rg_err_text(&err));
-            return;
-        }
-        char *mdj = d.metadata ? json_dumps(d.metadata, JSON_COMPACT) : NULL;
-        char src[600];
-        if (d.source[0]) {
-            snprintf(src, sizeof src, "%s", d.source);
-        } else {
-            char hex[65];
-            rg_sha256_hex(d.text, d.text_len, hex);
-            snprintf(src, sizeof src, "text-%.16s", hex);
-        }
-        rc = rg__be_ingest_file(r->srv, c.id, src, mime_for(src, "text/plain"), d.text, d.text_len,
-                                mdj, &doc_id, &n_chunks, &changed, &err);
-        free(mdj);
-        rg__doc_req_free(&d);
-    }
+    rg__documents_post(r, c.id, c.settings_json);
     rg_store_collection_clear(&c);
-    if (rc != RG_OK) {
-        respond_rc(r, rc, &err);
-        return;
-    }
-    atomic_fetch_add(&r->srv->write_epoch, 1);
-    rg__respond_json(r, 201, json_pack("{s:s, s:I, s:I, s:b}", "object", "document", "id",
-                                       (json_int_t)doc_id, "chunks", (json_int_t)n_chunks,
-                                       "changed", changed));
 }
 
 static void h_document(rg__req *r) {
@@ -408,13 +347,6 @@ static void h_search(rg__req *r) {
         rg__respond_error(r, 400, "invalid_request", "%s", rg_err_text(&err));
         return;
     }
-    if (!strcmp(q.mode, "vector")) {
-        rg__search_req_free(&q);
-        rg__respond_error(r, 400, "vector_search_unavailable",
-                          "mode 'vector' needs embeddings: this collection has no vector index "
-                          "(use 'bm25' or 'hybrid')");
-        return;
-    }
     char full[200];
     int64_t cid = 0, cgen = 0;
     rg__coll_fullname(r, r->coll, full, sizeof full);
@@ -427,9 +359,30 @@ static void h_search(rg__req *r) {
     uint64_t t0 = rg_now_ns();
     rg__rag_ref ref;
     rg_rag_results res = {0};
+    const char *mode = q.mode;
     if (rc == RG_OK) rc = rg__be_rag_get(r->srv, cid, full, cgen, &ref, &err);
     if (rc == RG_OK) {
-        rc = rg__be_search(r->srv, ref.rag, q.query, q.k, q.filter, &res, &err);
+        int vec = rg_rag_has_vectors(ref.rag);
+        if (!mode[0]) mode = vec ? "hybrid" : "bm25";
+        if (strcmp(mode, "bm25") && !vec) {
+            rg__be_rag_put(r->srv, &ref);
+            rg__search_req_free(&q);
+            if (!r->srv->embedder)
+                rg__respond_error(r, 400, "vector_search_unavailable",
+                                  "mode '%s' needs embeddings: start 'ragd serve' with "
+                                  "--embed-model E.gguf (or use mode 'bm25')",
+                                  !strcmp(mode, "vector") ? "vector" : "hybrid");
+            else
+                rg__respond_error(r, 400, "vector_search_unavailable",
+                                  "mode '%s' needs embeddings: collection '%s' has none made "
+                                  "with this server's model (add documents through the API, or "
+                                  "'ragd ingest --embed-model'; or use mode 'bm25')",
+                                  !strcmp(mode, "vector") ? "vector" : "hybrid", r->coll);
+            return;
+        }
+        int m = !strcmp(mode, "vector") ? RG_RAG_VECTOR
+                : !strcmp(mode, "hybrid") ? RG_RAG_HYBRID : RG_RAG_BM25;
+        rc = rg__be_search(r->srv, ref.rag, q.query, q.k, m, q.filter, &res, &err);
         rg__be_rag_put(r->srv, &ref);
     }
     rg__hist_observe(&r->srv->metrics.retrieval, (double)(rg_now_ns() - t0) / 1e9);
@@ -442,7 +395,7 @@ static void h_search(rg__req *r) {
     for (size_t i = 0; i < res.n; i++) json_array_append_new(arr, rg__hit_json(&res.hits[i]));
     rg_rag_results_clear(&res);
     rg__respond_json(r, 200, json_pack("{s:s, s:o, s:s}", "object", "search.results", "results",
-                                       arr, "mode", !strcmp(q.mode, "hybrid") ? "bm25" : q.mode));
+                                       arr, "mode", mode));
     rg__search_req_free(&q);
 }
 

@@ -186,6 +186,13 @@ void rg__job_finish_error(rg__job *j, int status, const char *code, const char *
     rg__job_finish_json(j, status, rg__error_json(code, msg, rg__error_type(status)));
 }
 
+void rg__job_set_findings(rg__job *j, const rg_guard_stats *st) {
+    pthread_mutex_lock(&j->mu);
+    for (int k = 0; k < RG_PII__COUNT; k++) j->findings.count[k] += st->count[k];
+    j->findings.total += st->total;
+    pthread_mutex_unlock(&j->mu);
+}
+
 int rg__job_should_stop(rg__job *j) {
     if (atomic_load(&j->cancelled)) return 1;
     if (j->srv->stopping) return 1;

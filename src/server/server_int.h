@@ -19,6 +19,7 @@
 #include "server/server.h"
 #include "store/store.h"
 #include "rag/rag.h"
+#include "guard/guard.h"
 
 /* ---- routes (also the metric label set) ---- */
 #define RG__ROUTES(X)                                   \
@@ -179,7 +180,12 @@ struct rg__job {
     uint64_t t0, deadline_ns;
     rg__route route;
     char tenant[48];
+    /* guard findings of the request (types and counts; the audit record) */
+    rg_guard_stats findings;
 };
+
+/* Adds counts to the job's findings (any thread). */
+void rg__job_set_findings(rg__job *j, const rg_guard_stats *st);
 
 /* Starts fn on a worker with the connection suspended.  streaming: a 200
  * text/event-stream response is queued now and fed by rg__job_emit.
@@ -224,7 +230,7 @@ typedef struct rg__gen_req {
 typedef struct rg__search_req {
     char *query; /* owned */
     int k;
-    char mode[16];  /* bm25 | vector | hybrid */
+    char mode[16];  /* bm25 | vector | hybrid, "" = the collection's default */
     json_t *filter; /* object or NULL (owned ref) */
 } rg__search_req;
 
@@ -254,6 +260,10 @@ void rg__doc_req_free(rg__doc_req *d);
 rg_status rg__parse_embed(const char *body, size_t len, rg__embed_req *out, rg_err *err);
 void rg__embed_req_free(rg__embed_req *e);
 rg_status rg__parse_collection(const char *body, size_t len, char *name, size_t cap, rg_err *err);
+/* {"redact": true, "redact_policy": {...}} of a collection-create body:
+ * *settings the collection's settings JSON (malloc'd) or NULL. */
+rg_status rg__parse_collection_settings(const char *body, size_t len, char **settings,
+                                        rg_err *err);
 /* Collection names: [A-Za-z0-9_.-]{1,64}, no "__", not starting with '.'. */
 int rg__valid_name(const char *s);
 
@@ -301,18 +311,33 @@ typedef struct rg__rag_ref {
 rg_status rg__be_rag_get(rg_server *s, int64_t coll_id, const char *fullname, int64_t generation,
                          rg__rag_ref *out, rg_err *err);
 void rg__be_rag_put(rg_server *s, rg__rag_ref *ref);
-/* Top-k chunks (fetched) for query, filtered by metadata equality when
- * filter is an object.  *out: rg_rag_results_clear. */
-rg_status rg__be_search(rg_server *s, rg_rag *rag, const char *query, int k, json_t *filter,
-                        rg_rag_results *out, rg_err *err);
+/* Top-k chunks (fetched) for query by mode (an rg_rag_mode, or -1 for
+ * the handle's default: hybrid when the collection has vectors), filtered
+ * by metadata equality when filter is an object.  *out:
+ * rg_rag_results_clear. */
+rg_status rg__be_search(rg_server *s, rg_rag *rag, const char *query, int k, int mode,
+                        json_t *filter, rg_rag_results *out, rg_err *err);
+/* --embed-model: embeds the chunks of collection cid that have no vector
+ * yet and records the model in its settings (*n_embedded).  A collection
+ * recorded with another model is left alone (RG_OK, 0). */
+rg_status rg__be_embed_collection(rg_server *s, int64_t cid, size_t *n_embedded, rg_err *err);
 /* Id and generation of a collection by its store name (RG_NOTFOUND). */
 rg_status rg__be_coll_lookup(rg_server *s, const char *fullname, int64_t *id, int64_t *gen,
                              rg_err *err);
 /* Drops the cached index of a deleted collection. */
 void rg__be_forget(rg_server *s, int64_t coll_id);
-/* Chunks UTF-8 text and stores it as one document (one transaction). */
+/* Parses and chunks a document and stores it (one transaction).  guard
+ * (may be NULL): chunk text and headings are redacted first, counts added
+ * to *stats (may be NULL). */
 rg_status rg__be_ingest_file(rg_server *s, int64_t coll_id, const char *source, const char *mime,
                              const char *text, size_t len, const char *metadata_json,
+                             const rg_guard *guard, rg_guard_stats *stats,
                              int64_t *doc_id, int64_t *n_chunks, int *changed, rg_err *err);
+
+/* ---- documents POST (docs.c): ingest as a job (redaction, embeddings) ---- */
+void rg__documents_post(rg__req *r, int64_t coll_id, const char *settings_json);
+/* The collection's redaction guard from its settings ({"redact":true,
+ * "redact_policy":{...}}); *out NULL when redaction is off.  rg_guard_free. */
+rg_status rg__coll_guard(const char *settings_json, rg_guard **out, rg_err *err);
 
 #endif

@@ -1,6 +1,8 @@
 /* test_sched.c - continuous batching: every request's greedy output in a
- * batch equals running it alone; prefix-cache reuse; preemption under a
- * small KV pool; cancellation; no leaked KV blocks. */
+ * batch equals running it alone; block-level prefix caching (reuse after a
+ * request, sharing between concurrent requests, copy-on-write of a shared
+ * partial block); preemption under a small KV pool; cancellation; no
+ * leaked KV blocks or references. */
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +18,8 @@ typedef struct {
     int n;
     int done;
     rg_sched_result res;
+    rg_sched *watch; /* if set, on_token samples the metrics (of the step before) */
+    int max_used, max_shared, max_running;
     pthread_mutex_t *mu;
     pthread_cond_t *cv;
 } collector;
@@ -23,6 +27,13 @@ typedef struct {
 static int on_token(void *ud, int32_t t) {
     collector *c = ud;
     if (c->n < MAXGEN) c->out[c->n++] = t;
+    if (c->watch) {
+        rg_sched_metrics m;
+        rg_sched_metrics_get(c->watch, &m);
+        if (m.running > c->max_running) c->max_running = m.running;
+        if (m.running == 2 && m.kv_blocks_used > c->max_used) c->max_used = m.kv_blocks_used;
+        if (m.kv_blocks_shared > c->max_shared) c->max_shared = m.kv_blocks_shared;
+    }
     return 0;
 }
 
@@ -143,9 +154,11 @@ static void batch_equals_alone(const char *model, int kv_tokens) {
     /* whether the pool overflows depends on how arrivals interleave with
      * engine steps; the outputs above must be equal either way */
     if (kv_tokens > 0) fprintf(stderr, "  %d KV tokens: %lld preemptions\n", kv_tokens, (long long)met.preemptions);
-    /* idle: every block is free or held by a prefix cache */
+    /* idle: every block is free or held by the prefix cache only */
     CHECK_EQ_INT(met.running, 0);
-    CHECK(met.kv_blocks_free * RG_LLM_KV_BLOCK + met.kv_tokens_stored <= met.kv_blocks_total * RG_LLM_KV_BLOCK);
+    CHECK_EQ_INT(met.kv_blocks_used, 0);
+    CHECK_EQ_INT((int)met.kv_seq_refs, 0);
+    CHECK_EQ_INT(met.kv_blocks_used + met.kv_blocks_cached + met.kv_blocks_free, met.kv_blocks_total);
     rg_sched_free(s);
     rg_llm_model_close(m);
 }
@@ -179,7 +192,7 @@ RG_TEST(sched_prefix_cache_and_cancel) {
     r = greedy_req(ids, 100, 16, &b); /* same prompt: all but the last token reused */
     REQUIRE(rg_sched_submit(s, &r, &e) > 0);
     wait_all(&b, 1);
-    CHECK_EQ_INT(b.res.n_cached, 99);
+    CHECK_EQ_INT(b.res.n_cached, 100 / RG_LLM_KV_BLOCK * RG_LLM_KV_BLOCK); /* full blocks */
     CHECK_EQ_INT(b.n, a.n);
     CHECK(memcmp(a.out, b.out, sizeof(int32_t) * (size_t)a.n) == 0);
     /* cancel a long generation */
@@ -191,10 +204,212 @@ RG_TEST(sched_prefix_cache_and_cancel) {
     CHECK_EQ_INT(c.res.finish, RG_SCHED_CANCELLED);
     rg_sched_metrics met;
     rg_sched_metrics_get(s, &met);
-    CHECK(met.prompt_tokens_cached >= 99);
+    CHECK(met.prompt_tokens_cached >= 100 / RG_LLM_KV_BLOCK * RG_LLM_KV_BLOCK);
     CHECK_EQ_INT(rg_sched_submit(s, &(rg_sched_req){.prompt = ids, .n_prompt = 0}, &e), -1);
     int32_t bad = 99999;
     CHECK_EQ_INT(rg_sched_submit(s, &(rg_sched_req){.prompt = &bad, .n_prompt = 1}, &e), -1);
+    rg_sched_free(s);
+    rg_llm_model_close(m);
+}
+
+/* Waits for the engine's idle metrics (published after each step). */
+static void wait_idle(rg_sched *s, rg_sched_metrics *met) {
+    for (int tries = 0; tries < 500; tries++) {
+        rg_sched_metrics_get(s, met);
+        if (met->running == 0 && met->waiting == 0) return;
+        usleep(10000);
+    }
+}
+
+static void random_ids(int32_t *ids, int n, int n_vocab, uint64_t seed) {
+    for (int i = 0; i < n; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        ids[i] = (int32_t)(1 + (seed >> 33) % (uint64_t)(n_vocab - 1));
+    }
+}
+
+/* Two concurrent requests with the same 200-token prefix: the second
+ * points its block table at the first one's blocks (while the first is
+ * still running), both outputs equal running alone, and when idle no
+ * sequence holds a reference and dropping the cache empties the pool. */
+RG_TEST(sched_concurrent_prefix_shares_blocks) {
+    const char *fx = rg_test_fixtures_or_skip();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/models/tiny-llama-f32.gguf", fx);
+    rg_llm_model *m;
+    rg_err e;
+    REQUIRE(rg_llm_model_open(path, &m, &e) == RG_OK);
+    const int n_vocab = rg_llm_model_hparams(m)->n_vocab;
+    enum { PRE = 200, SUF = 9, GEN = 24 };
+    int32_t pa[PRE + SUF], pb[PRE + SUF];
+    random_ids(pa, PRE + SUF, n_vocab, 7);
+    memcpy(pb, pa, sizeof(int32_t) * PRE);
+    random_ids(pb + PRE, SUF, n_vocab, 8);
+    rg_sched_params p;
+    rg_sched_params_init(&p);
+    p.max_batch = 4;
+    p.n_threads = 2;
+    p.n_ctx = 2048;
+    p.kv_type = RG_DTYPE_F32;
+    collector alone[2], both[2];
+    memset(alone, 0, sizeof alone);
+    memset(both, 0, sizeof both);
+    rg_sched *s;
+    for (int i = 0; i < 2; i++) { /* alone: a fresh engine each, nothing cached */
+        REQUIRE(rg_sched_new(m, &p, &s, &e) == RG_OK);
+        rg_sched_req r = greedy_req(i ? pb : pa, PRE + SUF, GEN, &alone[i]);
+        REQUIRE(rg_sched_submit(s, &r, &e) > 0);
+        wait_all(&alone[i], 1);
+        CHECK_EQ_INT(alone[i].res.n_cached, 0);
+        rg_sched_free(s);
+    }
+    REQUIRE(rg_sched_new(m, &p, &s, &e) == RG_OK);
+    rg_sched_req ra = greedy_req(pa, PRE + SUF, GEN, &both[0]);
+    ra.max_tokens = GEN + 24; /* a keeps running while b decodes */
+    rg_sched_req rb = greedy_req(pb, PRE + SUF, GEN, &both[1]);
+    both[0].watch = both[1].watch = s;
+    REQUIRE(rg_sched_submit(s, &ra, &e) > 0);
+    REQUIRE(rg_sched_submit(s, &rb, &e) > 0);
+    wait_all(both, 2);
+    CHECK_EQ_INT(both[1].res.finish, alone[1].res.finish);
+    CHECK_EQ_INT(both[1].n, alone[1].n);
+    CHECK(both[0].n >= alone[0].n);
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < alone[i].n; k++)
+            CHECKF(both[i].out[k] == alone[i].out[k], "request %d token %d: together %d alone %d", i, k,
+                   both[i].out[k], alone[i].out[k]);
+    }
+    /* b took every full block of the common prefix from a */
+    CHECK_EQ_INT(both[1].res.n_cached, PRE / RG_LLM_KV_BLOCK * RG_LLM_KV_BLOCK);
+    const int priv = (PRE + SUF + GEN + RG_LLM_KV_BLOCK - 1) / RG_LLM_KV_BLOCK; /* one alone */
+    int shared = both[0].max_shared > both[1].max_shared ? both[0].max_shared : both[1].max_shared;
+    int used = both[0].max_used > both[1].max_used ? both[0].max_used : both[1].max_used;
+    fprintf(stderr, "  together: %d blocks at most, %d shared; alone %d each\n", used, shared, priv);
+    CHECK(both[1].max_running == 2);
+    CHECK(shared >= PRE / RG_LLM_KV_BLOCK);
+    CHECK(used > 0 && used < 2 * priv);
+    rg_sched_metrics met;
+    wait_idle(s, &met);
+    CHECK_EQ_INT(met.running, 0);
+    CHECK_EQ_INT(met.kv_blocks_used, 0);
+    CHECK_EQ_INT((int)met.kv_seq_refs, 0);
+    CHECK(met.kv_blocks_cached > 0);
+    CHECK_EQ_INT(met.kv_blocks_used + met.kv_blocks_cached + met.kv_blocks_free, met.kv_blocks_total);
+    rg_sched_cache_drop(s);
+    for (int tries = 0; tries < 500; tries++) {
+        rg_sched_metrics_get(s, &met);
+        if (met.kv_blocks_free == met.kv_blocks_total) break;
+        usleep(10000);
+    }
+    CHECK_EQ_INT(met.kv_blocks_free, met.kv_blocks_total);
+    CHECK_EQ_INT(met.prefix_cache_blocks, 0);
+    rg_sched_free(s);
+    rg_llm_model_close(m);
+}
+
+/* A prompt of whole blocks seen before: every block is cached, but the
+ * last token is fed again for its logits, writing into a block the cache
+ * shares -- that block is copied first, and the cached one stays intact
+ * for a third request. */
+RG_TEST(sched_prefix_copy_on_write) {
+    const char *fx = rg_test_fixtures_or_skip();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/models/tiny-llama-f32.gguf", fx);
+    rg_llm_model *m;
+    rg_err e;
+    REQUIRE(rg_llm_model_open(path, &m, &e) == RG_OK);
+    enum { N = 2 * RG_LLM_KV_BLOCK, GEN = 12 };
+    int32_t ids[N];
+    random_ids(ids, N, rg_llm_model_hparams(m)->n_vocab, 11);
+    rg_sched_params p;
+    rg_sched_params_init(&p);
+    p.max_batch = 2;
+    p.n_threads = 1;
+    p.n_ctx = 512;
+    p.kv_type = RG_DTYPE_F32;
+    rg_sched *s;
+    REQUIRE(rg_sched_new(m, &p, &s, &e) == RG_OK);
+    collector c[3];
+    memset(c, 0, sizeof c);
+    for (int i = 0; i < 3; i++) {
+        rg_sched_req r = greedy_req(ids, N, GEN, &c[i]);
+        REQUIRE(rg_sched_submit(s, &r, &e) > 0);
+        wait_all(&c[i], 1);
+        CHECK_EQ_INT(c[i].n, GEN);
+        CHECK(memcmp(c[i].out, c[0].out, sizeof(int32_t) * GEN) == 0);
+    }
+    CHECK_EQ_INT(c[0].res.n_cached, 0);
+    CHECK_EQ_INT(c[1].res.n_cached, N - 1);
+    CHECK_EQ_INT(c[2].res.n_cached, N - 1);
+    rg_sched_metrics met;
+    wait_idle(s, &met);
+    CHECK(met.kv_cow_copies >= 2);
+    CHECK_EQ_INT((int)met.kv_seq_refs, 0);
+    CHECK_EQ_INT(met.kv_blocks_used + met.kv_blocks_cached + met.kv_blocks_free, met.kv_blocks_total);
+    rg_sched_free(s);
+    rg_llm_model_close(m);
+}
+
+/* A pool of 8 blocks and four requests growing to 4-5 blocks each: the
+ * cache is evicted (LRU) and sequences preempted as needed, every output
+ * equals running alone, and nothing leaks. */
+RG_TEST(sched_small_pool_evicts_and_preempts) {
+    const char *fx = rg_test_fixtures_or_skip();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/models/tiny-llama-f32.gguf", fx);
+    rg_llm_model *m;
+    rg_err e;
+    REQUIRE(rg_llm_model_open(path, &m, &e) == RG_OK);
+    enum { NR = 4, GEN = MAXGEN };
+    int32_t ids[NR][80];
+    int lens[NR] = {60, 75, 40, 70};
+    for (int i = 0; i < NR; i++) random_ids(ids[i], 80, rg_llm_model_hparams(m)->n_vocab, 100 + (uint64_t)i);
+    memcpy(ids[3], ids[1], sizeof(int32_t) * 64); /* 3 shares two blocks with 1 */
+    rg_sched_params p;
+    rg_sched_params_init(&p);
+    p.max_batch = 1;
+    p.n_threads = 1;
+    p.n_ctx = 512;
+    p.kv_type = RG_DTYPE_F32;
+    collector alone[NR], tight[NR];
+    memset(alone, 0, sizeof alone);
+    memset(tight, 0, sizeof tight);
+    rg_sched *s;
+    REQUIRE(rg_sched_new(m, &p, &s, &e) == RG_OK);
+    for (int i = 0; i < NR; i++) {
+        rg_sched_cache_drop(s);
+        rg_sched_req r = greedy_req(ids[i], lens[i], GEN, &alone[i]);
+        REQUIRE(rg_sched_submit(s, &r, &e) > 0);
+        wait_all(&alone[i], 1);
+    }
+    rg_sched_free(s);
+    p.max_batch = 4;
+    p.n_ctx = 8 * RG_LLM_KV_BLOCK;
+    p.chunk = 32;
+    REQUIRE(rg_sched_new(m, &p, &s, &e) == RG_OK);
+    for (int round = 0; round < 2; round++) {
+        memset(tight, 0, sizeof tight);
+        for (int i = 0; i < NR; i++) {
+            rg_sched_req r = greedy_req(ids[i], lens[i], GEN, &tight[i]);
+            REQUIRE(rg_sched_submit(s, &r, &e) > 0);
+        }
+        wait_all(tight, NR);
+        for (int i = 0; i < NR; i++) {
+            CHECKF(tight[i].n == alone[i].n && tight[i].res.finish == alone[i].res.finish,
+                   "round %d request %d: %d tokens (finish %d: %s), alone %d", round, i, tight[i].n,
+                   tight[i].res.finish, tight[i].res.error, alone[i].n);
+            for (int k = 0; k < alone[i].n && k < tight[i].n; k++)
+                CHECKF(tight[i].out[k] == alone[i].out[k], "round %d request %d token %d: %d vs %d alone", round,
+                       i, k, tight[i].out[k], alone[i].out[k]);
+        }
+    }
+    rg_sched_metrics met;
+    wait_idle(s, &met);
+    fprintf(stderr, "  8-block pool: %lld preemptions, %lld prompt tokens cached of %lld\n",
+            (long long)met.preemptions, (long long)met.prompt_tokens_cached, (long long)met.prompt_tokens);
+    CHECK_EQ_INT((int)met.kv_seq_refs, 0);
+    CHECK_EQ_INT(met.kv_blocks_used, 0);
+    CHECK_EQ_INT(met.kv_blocks_used + met.kv_blocks_cached + met.kv_blocks_free, met.kv_blocks_total);
     rg_sched_free(s);
     rg_llm_model_close(m);
 }

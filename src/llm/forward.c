@@ -18,9 +18,14 @@
  * ATT_CHUNK consecutive tokens of one sequence, kv head), and each K/V
  * block it reads serves every query row of the run's GQA group.  A sequence's block table
  * maps position p to (table[p / B], p % B).  Invariant: a sequence with
- * len positions owns exactly ceil(len / B) blocks, all slots < len
- * written.  Everything is allocated in rg_llm_ctx_new; rg_llm_decode
- * never allocates (rg_nn_matmul's scratch grows only on the first calls). */
+ * len positions references exactly ceil(len / B) blocks, all slots < len
+ * written.  Blocks are reference-counted (block_ref: every table entry
+ * plus every rg_llm_kv_block_hold), so sequences sharing a prefix point
+ * at the same blocks; a block with more than one reference is read-only,
+ * and a decode that would append into one (a shared partial last block)
+ * copies it first.  A block returns to the free stack at zero references.
+ * Everything is allocated in rg_llm_ctx_new; rg_llm_decode never
+ * allocates (rg_nn_matmul's scratch grows only on the first calls). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +59,8 @@ struct rg_llm_ctx {
     int32_t *seq_len;   /* [n_seq_max] */
     int32_t *free_blocks; /* stack of free block ids */
     int n_free;
+    int32_t *block_ref; /* [n_blocks] references (tables + holds) */
+    int64_t n_cow;      /* copy-on-write block copies so far */
     int32_t *next_pos;  /* [n_seq_max] scratch for batch validation */
 
     /* activations, (n_batch, dim) rows */
@@ -159,6 +166,7 @@ rg_status rg_llm_ctx_new(const rg_llm_model *m, const rg_llm_ctx_params *pin, rg
     c->seq_len = xalloc((size_t)p.n_seq_max, sizeof(int32_t), &fail);
     c->next_pos = xalloc((size_t)p.n_seq_max, sizeof(int32_t), &fail);
     c->free_blocks = xalloc((size_t)c->n_blocks, sizeof(int32_t), &fail);
+    c->block_ref = xalloc((size_t)c->n_blocks, sizeof(int32_t), &fail);
     c->x = xalloc(NB, E * sizeof(float), &fail);
     c->xb = xalloc(NB, E * sizeof(float), &fail);
     c->q = xalloc(NB, QD * sizeof(float), &fail);
@@ -204,6 +212,7 @@ void rg_llm_ctx_free(rg_llm_ctx *c) {
     free(c->seq_len);
     free(c->next_pos);
     free(c->free_blocks);
+    free(c->block_ref);
     free(c->x);
     free(c->xb);
     free(c->q);
@@ -244,7 +253,7 @@ void rg_llm_seq_rm(rg_llm_ctx *c, int seq, int p0) {
     if (p0 >= len) return;
     int keep = (p0 + B - 1) / B, have = (len + B - 1) / B;
     int32_t *tab = c->table + (size_t)seq * (size_t)c->blocks_per_seq;
-    for (int i = keep; i < have; i++) c->free_blocks[c->n_free++] = tab[i];
+    for (int i = keep; i < have; i++) rg_llm_kv_block_release(c, tab[i]);
     c->seq_len[seq] = p0;
 }
 
@@ -466,6 +475,15 @@ static rg_status forward(rg_llm_ctx *c, const rg_llm_batch *b, rg_err *err) {
     return RG_OK;
 }
 
+/* During decode validation (next_pos = lengths after the step): 1 when
+ * seq s appends into a partial last block that other references share. */
+static int cow_needed(const rg_llm_ctx *c, int s) {
+    const int len = c->seq_len[s];
+    if (c->next_pos[s] <= len || len % B == 0) return 0;
+    const int32_t blk = c->table[(size_t)s * (size_t)c->blocks_per_seq + (size_t)(len / B)];
+    return c->block_ref[blk] > 1;
+}
+
 rg_status rg_llm_decode(rg_llm_ctx *c, const rg_llm_batch *b, rg_err *err) {
     const rg_llm_hparams *hp = &c->m->hp;
     c->n_outputs = 0;
@@ -501,8 +519,10 @@ rg_status rg_llm_decode(rg_llm_ctx *c, const rg_llm_batch *b, rg_err *err) {
         }
     }
     int need = 0;
-    for (int s = 0; s < c->p.n_seq_max; s++)
+    for (int s = 0; s < c->p.n_seq_max; s++) {
         need += (c->next_pos[s] + B - 1) / B - (c->seq_len[s] + B - 1) / B;
+        need += cow_needed(c, s);
+    }
     if (need > c->n_free)
         return rg_failf(err, RG_LIMIT, "llm: KV cache full (%d blocks needed, %d free of %d)", need,
                         c->n_free, c->n_blocks);
@@ -511,7 +531,25 @@ rg_status rg_llm_decode(rg_llm_ctx *c, const rg_llm_batch *b, rg_err *err) {
     for (int s = 0; s < c->p.n_seq_max; s++) {
         int have = (c->seq_len[s] + B - 1) / B, want = (old_len[s] + B - 1) / B;
         int32_t *tab = c->table + (size_t)s * (size_t)c->blocks_per_seq;
-        for (int i = have; i < want; i++) tab[i] = c->free_blocks[--c->n_free];
+        if (cow_needed(c, s)) {
+            /* appending into a shared partial block: write into a private copy */
+            const int32_t old = tab[have - 1], nb = c->free_blocks[--c->n_free];
+            const size_t bytes = c->block_elems * c->kv_elt;
+            for (int l = 0; l < c->m->hp.n_layer; l++) {
+                const size_t so = ((size_t)l * (size_t)c->n_blocks + (size_t)old) * bytes;
+                const size_t d = ((size_t)l * (size_t)c->n_blocks + (size_t)nb) * bytes;
+                memcpy((char *)c->k_cache + d, (const char *)c->k_cache + so, bytes);
+                memcpy((char *)c->v_cache + d, (const char *)c->v_cache + so, bytes);
+            }
+            c->block_ref[nb] = 1;
+            c->block_ref[old]--; /* > 0: it was shared */
+            tab[have - 1] = nb;
+            c->n_cow++;
+        }
+        for (int i = have; i < want; i++) {
+            tab[i] = c->free_blocks[--c->n_free];
+            c->block_ref[tab[i]] = 1;
+        }
         int tmp = c->seq_len[s];
         c->seq_len[s] = old_len[s];
         old_len[s] = tmp; /* next_pos now holds the lengths before this step */
@@ -543,3 +581,51 @@ rg_status rg_llm_eval(rg_llm_ctx *c, int seq, const int32_t *tokens, int n, rg_e
     }
     return RG_OK;
 }
+
+/* ---- block sharing (prefix caching) ---- */
+
+int rg_llm_kv_n_blocks(const rg_llm_ctx *c) { return c->n_blocks; }
+
+int rg_llm_seq_block(const rg_llm_ctx *c, int seq, int i) {
+    if (seq < 0 || seq >= c->p.n_seq_max || i < 0 || i >= (c->seq_len[seq] + B - 1) / B) return -1;
+    return c->table[(size_t)seq * (size_t)c->blocks_per_seq + (size_t)i];
+}
+
+int rg_llm_kv_block_refs(const rg_llm_ctx *c, int block) {
+    if (block < 0 || block >= c->n_blocks) return 0;
+    return c->block_ref[block];
+}
+
+void rg_llm_kv_block_hold(rg_llm_ctx *c, int block) {
+    if (block < 0 || block >= c->n_blocks || c->block_ref[block] <= 0) return;
+    c->block_ref[block]++;
+}
+
+void rg_llm_kv_block_release(rg_llm_ctx *c, int block) {
+    if (block < 0 || block >= c->n_blocks || c->block_ref[block] <= 0) return;
+    if (--c->block_ref[block] == 0) c->free_blocks[c->n_free++] = block;
+}
+
+rg_status rg_llm_seq_attach(rg_llm_ctx *c, int seq, const int32_t *blocks, int n, rg_err *err) {
+    if (seq < 0 || seq >= c->p.n_seq_max)
+        return rg_failf(err, RG_INVALID, "llm: sequence %d out of range 0..%d", seq, c->p.n_seq_max - 1);
+    const int len = c->seq_len[seq];
+    if (len % B != 0)
+        return rg_failf(err, RG_INVALID, "llm: attach to sequence %d of length %d (not a multiple of %d)",
+                        seq, len, B);
+    if (n < 0 || len / B + n > c->blocks_per_seq)
+        return rg_failf(err, RG_LIMIT, "llm: attaching %d blocks to sequence %d of length %d exceeds the context %d",
+                        n, seq, len, c->p.n_ctx);
+    for (int i = 0; i < n; i++)
+        if (blocks[i] < 0 || blocks[i] >= c->n_blocks || c->block_ref[blocks[i]] <= 0)
+            return rg_failf(err, RG_INVALID, "llm: attach: block %d is not in use", blocks[i]);
+    int32_t *tab = c->table + (size_t)seq * (size_t)c->blocks_per_seq + (size_t)(len / B);
+    for (int i = 0; i < n; i++) {
+        tab[i] = blocks[i];
+        c->block_ref[blocks[i]]++;
+    }
+    c->seq_len[seq] = len + n * B;
+    return RG_OK;
+}
+
+int64_t rg_llm_kv_cow_count(const rg_llm_ctx *c) { return c->n_cow; }

@@ -142,6 +142,31 @@ void rg_llm_seq_rm(rg_llm_ctx *c, int seq, int p0);
 /* Free KV slots (whole free blocks times RG_LLM_KV_BLOCK). */
 int rg_llm_kv_free_slots(const rg_llm_ctx *c);
 
+/* Block sharing (prefix caching).  KV blocks are reference-counted: one
+ * reference per block-table entry of a sequence plus one per
+ * rg_llm_kv_block_hold; a block is free at zero.  Sequences attach full
+ * blocks another sequence computed (same tokens at the same positions)
+ * instead of recomputing them; a shared block is read-only, and a decode
+ * that appends into a shared partial last block (after rg_llm_seq_rm
+ * trimmed into it) writes into a private copy (copy-on-write). */
+/* Blocks in the pool. */
+int rg_llm_kv_n_blocks(const rg_llm_ctx *c);
+/* Id of seq's i-th block (positions i*B .. i*B+B-1), or -1. */
+int rg_llm_seq_block(const rg_llm_ctx *c, int seq, int i);
+/* References to a block (0 = free). */
+int rg_llm_kv_block_refs(const rg_llm_ctx *c, int block);
+/* Takes / drops one reference on a block in use (no-op on a free or
+ * out-of-range id); the last release returns it to the pool. */
+void rg_llm_kv_block_hold(rg_llm_ctx *c, int block);
+void rg_llm_kv_block_release(rg_llm_ctx *c, int block);
+/* Appends n full in-use blocks to seq, whose length must be a multiple
+ * of RG_LLM_KV_BLOCK, taking a reference on each: its length grows by
+ * n * RG_LLM_KV_BLOCK.  The caller vouches that the blocks hold the K/V
+ * of seq's tokens at those positions. */
+rg_status rg_llm_seq_attach(rg_llm_ctx *c, int seq, const int32_t *blocks, int n, rg_err *err);
+/* Copy-on-write block copies made so far. */
+int64_t rg_llm_kv_cow_count(const rg_llm_ctx *c);
+
 /* ---- sampling ---- */
 
 typedef struct rg_llm_sampler_params {

@@ -6,10 +6,15 @@
  * are streamed once per step for all sequences (matrix-matrix, not n
  * matrix-vectors).  Requests join and leave at every step.  KV blocks come
  * from one pool on demand; when it runs short the newest sequence is
- * preempted and recomputed later.  A finished sequence's cache stays in
- * its slot as a prefix cache: a new request whose prompt starts with the
- * same tokens (system prompt, retrieved sources, earlier turns) reuses
- * them instead of recomputing; idle slots are evicted LRU.
+ * preempted and recomputed later.  Prefix caching is block-level: every
+ * full KV block is keyed by the hash of its token chain (all tokens from
+ * the start to its end) and reference-counted; a request whose prompt
+ * starts with the same tokens (system prompt, retrieved sources, earlier
+ * turns) points its block table at those blocks instead of recomputing
+ * them, also while the request that computes them is still running, so
+ * concurrent requests share one copy read-only.  Blocks no sequence uses
+ * stay cached until the pool runs short, then go least recently used
+ * first.
  *
  * Callbacks run on the engine thread and must not block. */
 #ifndef RG_SCHED_H
@@ -25,7 +30,7 @@ typedef struct rg_sched rg_sched;
 
 typedef struct rg_sched_params {
     int max_batch;     /* running sequences at most (default 16) */
-    int cache_slots;   /* idle sequences kept as prefix cache (default = max_batch) */
+    int cache_slots;   /* unused (the prefix cache is block-level, bounded by the pool) */
     int n_ctx;         /* KV pool in tokens over all sequences (0: 4096 * max_batch / 4,
                           at least the model's context) */
     int chunk;         /* prompt tokens per step (chunked prefill; default 256) */
@@ -66,11 +71,19 @@ typedef struct rg_sched_req {
 } rg_sched_req;
 
 typedef struct rg_sched_metrics {
-    int running, waiting, cached_slots;
-    int kv_blocks_total, kv_blocks_free;
-    int64_t kv_tokens_stored;       /* positions held by all sequences */
+    int running, waiting, cached_slots; /* cached_slots: always 0 (block-level cache) */
+    int kv_blocks_total, kv_blocks_free; /* free: no reference at all */
+    int64_t kv_tokens_stored;       /* positions held by the running sequences */
     int64_t prompt_tokens, prompt_tokens_cached; /* prefix-cache hit rate = cached / prompt */
     int64_t generated_tokens, steps, preemptions;
+    /* total = used + cached + free */
+    int kv_blocks_used;       /* distinct blocks the running sequences point at */
+    int kv_blocks_cached;     /* blocks only the prefix cache holds (evictable) */
+    int kv_blocks_shared;     /* used blocks that two or more sequences point at */
+    int prefix_cache_blocks;  /* blocks indexed by the prefix cache (in use or not) */
+    int64_t kv_seq_refs;      /* block-table references of all sequences (0 when idle) */
+    double kv_held_per_stored; /* kv_blocks_used * RG_LLM_KV_BLOCK / kv_tokens_stored */
+    int64_t kv_cow_copies;    /* shared partial blocks copied before a write */
 } rg_sched_metrics;
 
 /* Creates the context and starts the engine thread.  m must outlive the
@@ -84,7 +97,11 @@ int64_t rg_sched_submit(rg_sched *s, const rg_sched_req *r, rg_err *err);
 /* Cancels a request (client gone): its slot is freed at the next step.
  * Thread-safe; unknown or finished ids are ignored. */
 void rg_sched_cancel(rg_sched *s, int64_t id);
+/* Metrics as of the last engine step.  Thread-safe. */
 void rg_sched_metrics_get(rg_sched *s, rg_sched_metrics *out);
+/* Empties the prefix cache of blocks no sequence uses (at the next
+ * engine step).  Thread-safe. */
+void rg_sched_cache_drop(rg_sched *s);
 const rg_llm_model *rg_sched_model(const rg_sched *s);
 
 #endif

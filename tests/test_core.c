@@ -75,6 +75,52 @@ RG_TEST(core_pool_parallel_for) {
     rg_pool_free(p);
 }
 
+/* shared runs: work from a counter, any subset of workers, distinct ith;
+ * interleaved with static runs on the same pool */
+typedef struct {
+    atomic_long next, sum;
+    atomic_int seen[8];
+    long n;
+} shared_job;
+
+static void shared_task(void *ctx, int ith, int nth) {
+    shared_job *j = ctx;
+    if (ith < 0 || ith >= nth || ith >= 8) {
+        atomic_fetch_add(&j->sum, -1000000000L);
+        return;
+    }
+    atomic_fetch_add(&j->seen[ith], 1);
+    for (;;) {
+        long i = atomic_fetch_add(&j->next, 7);
+        if (i >= j->n) break;
+        long s = 0;
+        for (long k = i; k < i + 7 && k < j->n; k++) s += k;
+        atomic_fetch_add(&j->sum, s);
+    }
+}
+
+RG_TEST(core_pool_shared_runs) {
+    for (int nt = 1; nt <= 4; nt++) {
+        rg_pool *p = rg_pool_new(nt);
+        REQUIRE(p);
+        for (int rep = 0; rep < 3000; rep++) {
+            shared_job j = {.n = 100 + rep % 500};
+            rg_pool_run_shared(p, shared_task, &j);
+            CHECK_EQ_INT(atomic_load(&j.sum), j.n * (j.n - 1) / 2);
+            CHECK_EQ_INT(atomic_load(&j.seen[0]), 1); /* the caller always runs */
+            for (int i = 1; i < 8; i++) CHECK(atomic_load(&j.seen[i]) <= 1);
+            if (rep % 3 == 0) { /* a static run still reaches every thread */
+                long n = 1000 + rep;
+                atomic_store(&g_sum, 0);
+                rg_pool_run(p, sum_task, &n);
+                CHECK_EQ_INT(atomic_load(&g_sum), n * (n - 1) / 2);
+            }
+        }
+        rg_pool_free(p);
+    }
+    rg_pool_run_shared(NULL, shared_task, &(shared_job){.n = 10});
+}
+
 RG_TEST(core_utf8) {
     uint32_t cp;
     CHECK_EQ_INT(rg_utf8_decode("\xe4\xb8\xad", 3, &cp), 3);

@@ -452,7 +452,7 @@ static rg_status forward(rg_llm_ctx *c, const rg_llm_batch *b, rg_err *err) {
         atomic_store(&c->att_next, 0);
         /* small steps (decode of short contexts) are not worth waking threads for */
         if (c->attn_work < 65536) attn_worker(c, 0, 1);
-        else rg_pool_run(rg_nn_pool(c->nn), attn_worker, c);
+        else rg_pool_run_shared(rg_nn_pool(c->nn), attn_worker, c);
         if ((st = mm(c, &L->wo, c->att, T, c->xb, err))) return st;
         for (int t = 0; t < T; t++) {
             if (L->bo) rg_nn_add(c->xb + (size_t)t * E, L->bo, E);

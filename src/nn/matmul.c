@@ -77,10 +77,13 @@ typedef struct {
 
 static void act_task(void *ctx, int ith, int nth) {
     mm_task *t = ctx;
-    long lo, hi;
-    rg_pool_split((long)t->batch, ith, nth, &lo, &hi);
-    for (long b = lo; b < hi; b++)
+    (void)ith;
+    (void)nth;
+    for (;;) {
+        long b = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
+        if (b >= (long)t->batch) break;
         t->kt->act[t->at](t->x + b * t->k, (char *)t->xa + (size_t)b * t->arow, t->k);
+    }
 }
 
 static void mm_task_run(void *ctx, int ith, int nth) {
@@ -131,13 +134,14 @@ rg_status rg_nn_matmul(rg_nn *nn, rg_dtype wt, const void *w, int64_t k, int64_t
         if ((uint64_t)batch > SIZE_MAX / arow) return RG_NOMEM;
         t.xa = scratch_get(nn, (size_t)batch * (size_t)arow);
         if (!t.xa) return RG_NOMEM;
-        if (batch > 1) rg_pool_run(nn->pool, act_task, &t);
+        atomic_init(&t.next, 0);
+        if (batch > 1) rg_pool_run_shared(nn->pool, act_task, &t);
         else act_task(&t, 0, 1);
     }
     long ntiles = (long)((n + RG_NN_TILE - 1) / RG_NN_TILE);
     t.chunk = ntiles / (8L * nn->n_threads);
     if (t.chunk < 1) t.chunk = 1;
-    atomic_init(&t.next, 0);
-    rg_pool_run(nn->pool, mm_task_run, &t);
+    atomic_store(&t.next, 0);
+    rg_pool_run_shared(nn->pool, mm_task_run, &t);
     return RG_OK;
 }

@@ -37,26 +37,8 @@ int rg_cmd_cost(int argc, char **argv) {
     if (rg_plan_cost_load(config, &in, &err) || rg_plan_cost(&in, &r, &err))
         return rg_cli_fail("cost", &err);
     if (as_json) {
-        json_t *o = json_object(), *apis = json_array();
-        json_object_set_new(o, "currency", json_string(in.currency));
-        json_object_set_new(o, "seconds_per_request", json_real(r.seconds_per_request));
-        json_object_set_new(o, "capacity_requests_per_day", json_real(r.capacity_requests_per_day));
-        json_object_set_new(o, "machines", json_integer(r.machines));
-        json_object_set_new(o, "self_per_month", json_real(r.self_per_month));
-        json_object_set_new(o, "self_per_1k_requests", json_real(r.self_per_1k_requests));
-        for (int i = 0; i < in.n_api; i++) {
-            json_t *a = json_object();
-            json_object_set_new(a, "name", json_string(in.api[i].name));
-            json_object_set_new(a, "per_1k_requests", json_real(r.api[i].per_1k_requests));
-            json_object_set_new(a, "per_month", json_real(r.api[i].per_month));
-            json_object_set_new(a, "breakeven_requests_per_day",
-                                r.api[i].breakeven_requests_per_day < 0
-                                    ? json_null()
-                                    : json_real(r.api[i].breakeven_requests_per_day));
-            json_array_append_new(apis, a);
-        }
-        json_object_set_new(o, "apis", apis);
-        char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+        json_t *o = rg_plan_cost_json(&in, &r);
+        char *s = json_dumps(o, JSON_INDENT(2));
         printf("%s\n", s);
         free(s);
         json_decref(o);

@@ -57,14 +57,20 @@ int rg_cmd_predict(int argc, char **argv) {
     if (!model && !(params > 0 && type))
         return rg_cli_usage("predict", "need -m MODEL.gguf, or --params N and --type TYPE");
     rg_err err;
-    rg_plan_model m;
-    if (model) {
-        if (rg_plan_model_from_gguf(model, &m, &err)) return rg_cli_fail("predict", &err);
-    } else {
-        int t = rg_dtype_parse(type);
-        if (t < 0) return rg_cli_usage("predict", "unknown --type '%s' (f16, q8_0, q4_k, ...)", type);
-        if (rg_plan_model_from_params(params, (rg_dtype)t, &m, &err)) return rg_cli_fail("predict", &err);
+    rg_plan_predict_opts po;
+    rg_plan_predict_opts_init(&po);
+    po.model = model;
+    po.params = model ? 0 : params;
+    if (!model) {
+        po.type = rg_dtype_parse(type);
+        if (po.type < 0) return rg_cli_usage("predict", "unknown --type '%s' (f16, q8_0, q4_k, ...)", type);
     }
+    po.threads = (int)threads;
+    po.prompt = (int)prompt;
+    po.gen = (int)gen;
+    po.concurrency = (int)conc;
+    po.qps = qps;
+    po.p99_goal_ms = goal;
     rg_plan_profile prof;
     if (access(profile, R_OK) == 0) {
         if (rg_plan_profile_load(profile, (int)threads, &prof, &err)) return rg_cli_fail("predict", &err);
@@ -73,56 +79,33 @@ int rg_cmd_predict(int argc, char **argv) {
                         "(save it with `ragd calibrate -o %s`)\n", profile, threads, profile);
         if (rg_plan_calibrate((int)threads, &prof, &err)) return rg_cli_fail("predict", &err);
     }
-    rg_plan_request req = {(int)prompt, (int)gen, 2};
-    rg_plan_prediction pr;
-    rg_plan_predict(&prof, &m, &req, &pr);
-    rg_plan_load_result load = {0};
-    double maxq = -1;
-    if (qps > 0) {
-        rg_plan_simulate(&prof, &m, &req, qps, (int)conc, 2000, 7, &load);
-        maxq = rg_plan_max_qps(&prof, &m, &req, (int)conc, goal);
-    }
+    rg_plan_predict_result res;
+    if (rg_plan_predict_run(&po, &prof, &res, &err)) return rg_cli_fail("predict", &err);
+    const rg_plan_model *mp = &res.model;
+    const rg_plan_prediction *prp = &res.pr;
     if (as_json) {
-        json_t *o = json_object();
-        json_object_set_new(o, "model", json_string(model ? model : "(from --params)"));
-        json_object_set_new(o, "arch", json_string(m.arch));
-        json_object_set_new(o, "threads", json_integer(prof.threads));
-        json_object_set_new(o, "prompt", json_integer(prompt));
-        json_object_set_new(o, "gen", json_integer(gen));
-        json_object_set_new(o, "pp_tokens_per_s", json_real(pr.pp_tokens_per_s));
-        json_object_set_new(o, "tg_tokens_per_s", json_real(pr.tg_tokens_per_s));
-        json_object_set_new(o, "ttft_ms", json_real(pr.ttft_ms));
-        json_object_set_new(o, "request_ms", json_real(pr.total_ms));
-        json_object_set_new(o, "memory_bytes", json_integer((json_int_t)pr.memory_bytes));
-        json_object_set_new(o, "kv_bytes_per_token", json_integer((json_int_t)pr.kv_bytes_per_token));
-        if (qps > 0) {
-            json_object_set_new(o, "qps", json_real(qps));
-            json_object_set_new(o, "concurrency", json_integer(conc));
-            json_object_set_new(o, "p50_ms", json_real(load.p50_ms));
-            json_object_set_new(o, "p99_ms", json_real(load.p99_ms));
-            json_object_set_new(o, "ttft_p99_ms", json_real(load.ttft_p99_ms));
-            json_object_set_new(o, "max_qps_at_p99_goal", json_real(maxq));
-            json_object_set_new(o, "p99_goal_ms", json_real(goal));
-        }
-        char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+        json_t *o = rg_plan_predict_json(&po, &res);
+        char *s = json_dumps(o, JSON_INDENT(2));
         printf("%s\n", s);
         free(s);
         json_decref(o);
         return RG_EXIT_OK;
     }
     printf("model: %s (%s, %lld layers, d=%lld, main weight type %s)\n", model ? model : "estimated",
-           m.arch, (long long)m.n_layer, (long long)m.n_embd, rg_dtype_name(m.main_type));
+           mp->arch, (long long)mp->n_layer, (long long)mp->n_embd, rg_dtype_name(mp->main_type));
     printf("profile: %s, %d thread(s), bandwidth %.1f GB/s\n", prof.name, prof.threads, prof.bandwidth_gbs);
     printf("memory: %.1f MiB (weights %.1f MiB + KV %.1f KiB/token x %ld)\n",
-           pr.memory_bytes / 1048576.0, m.file_bytes / 1048576.0, pr.kv_bytes_per_token / 1024.0,
+           prp->memory_bytes / 1048576.0, mp->file_bytes / 1048576.0, prp->kv_bytes_per_token / 1024.0,
            prompt + gen);
     printf("pp%ld: %.1f tokens/s   tg%ld: %.1f tokens/s   TTFT %.1f ms   request %.1f ms\n", prompt,
-           pr.pp_tokens_per_s, gen, pr.tg_tokens_per_s, pr.ttft_ms, pr.total_ms);
+           prp->pp_tokens_per_s, gen, prp->tg_tokens_per_s, prp->ttft_ms, prp->total_ms);
     if (qps > 0) {
+        const rg_plan_load_result *load = &res.load;
         printf("under load: %.2f req/s, concurrency %ld: P50 %.0f ms, P99 %.0f ms, TTFT P99 %.0f ms, "
                "%.1f tokens/s, mean batch %.1f\n",
-               qps, conc, load.p50_ms, load.p99_ms, load.ttft_p99_ms, load.tokens_per_s, load.mean_batch);
-        printf("highest QPS with P99 < %.0f ms: %.2f\n", goal, maxq);
+               qps, conc, load->p50_ms, load->p99_ms, load->ttft_p99_ms, load->tokens_per_s,
+               load->mean_batch);
+        printf("highest QPS with P99 < %.0f ms: %.2f\n", goal, res.max_qps);
     }
     return RG_EXIT_OK;
 }

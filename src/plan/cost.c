@@ -40,28 +40,21 @@ rg_status rg_plan_cost(const rg_plan_cost_input *in, rg_plan_cost_result *out, r
     return RG_OK;
 }
 
-static double num(json_t *o, const char *k, double def) {
+static double num(const json_t *o, const char *k, double def) {
     json_t *v = json_object_get(o, k);
     return json_is_number(v) ? json_number_value(v) : def;
 }
 
-rg_status rg_plan_cost_load(const char *path, rg_plan_cost_input *in, rg_err *err) {
+rg_status rg_plan_cost_from_json(const json_t *root, const char *path, rg_plan_cost_input *in,
+                                 rg_err *err) {
     memset(in, 0, sizeof *in);
-    json_error_t je;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
-        return rg_failf(err, RG_FORMAT, "%s:%d:%d: %s", path, je.line, je.column, je.text);
-    if (!json_is_object(root)) {
-        json_decref(root);
+    if (!json_is_object(root))
         return rg_failf(err, RG_FORMAT, "%s: expected a JSON object at the top", path);
-    }
     json_t *hw = json_object_get(root, "hardware"), *wl = json_object_get(root, "workload"),
            *tp = json_object_get(root, "throughput"), *apis = json_object_get(root, "apis");
-    if (!json_is_object(hw) || !json_is_object(wl) || !json_is_object(tp)) {
-        json_decref(root);
+    if (!json_is_object(hw) || !json_is_object(wl) || !json_is_object(tp))
         return rg_failf(err, RG_FORMAT,
                         "%s: expected objects \"hardware\", \"throughput\" and \"workload\"", path);
-    }
     const char *cur = json_string_value(json_object_get(root, "currency"));
     snprintf(in->currency, sizeof in->currency, "%s", cur ? cur : "USD");
     in->hw_price_per_hour = num(hw, "price_per_hour", -1);
@@ -83,8 +76,41 @@ rg_status rg_plan_cost_load(const char *path, rg_plan_cost_input *in, rg_err *er
             p->out_per_1k = num(a, "out_per_1k", 0);
         }
     }
-    json_decref(root);
     if (in->hw_price_per_hour < 0)
         return rg_failf(err, RG_FORMAT, "%s: hardware.price_per_hour is missing", path);
     return RG_OK;
+}
+
+rg_status rg_plan_cost_load(const char *path, rg_plan_cost_input *in, rg_err *err) {
+    memset(in, 0, sizeof *in);
+    json_error_t je;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return rg_failf(err, RG_FORMAT, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+    rg_status rc = rg_plan_cost_from_json(root, path, in, err);
+    json_decref(root);
+    return rc;
+}
+
+json_t *rg_plan_cost_json(const rg_plan_cost_input *in, const rg_plan_cost_result *r) {
+    json_t *o = json_object(), *apis = json_array();
+    json_object_set_new(o, "currency", json_string(in->currency));
+    json_object_set_new(o, "seconds_per_request", json_real(r->seconds_per_request));
+    json_object_set_new(o, "capacity_requests_per_day", json_real(r->capacity_requests_per_day));
+    json_object_set_new(o, "machines", json_integer(r->machines));
+    json_object_set_new(o, "self_per_month", json_real(r->self_per_month));
+    json_object_set_new(o, "self_per_1k_requests", json_real(r->self_per_1k_requests));
+    for (int i = 0; i < in->n_api; i++) {
+        json_t *a = json_object();
+        json_object_set_new(a, "name", json_string(in->api[i].name));
+        json_object_set_new(a, "per_1k_requests", json_real(r->api[i].per_1k_requests));
+        json_object_set_new(a, "per_month", json_real(r->api[i].per_month));
+        json_object_set_new(a, "breakeven_requests_per_day",
+                            r->api[i].breakeven_requests_per_day < 0
+                                ? json_null()
+                                : json_real(r->api[i].breakeven_requests_per_day));
+        json_array_append_new(apis, a);
+    }
+    json_object_set_new(o, "apis", apis);
+    return o;
 }

@@ -220,4 +220,56 @@ rg_status rg_plan_logits_read(rg_plan_logits_file *f, float *logp, rg_err *err);
  * (else removes the partial file and fails). */
 rg_status rg_plan_logits_close(rg_plan_logits_file *f, rg_err *err);
 
+/* ---- one entry for the CLI and the server ---- */
+/* `ragd predict --json`, `ragd cost --json` and /v1/plan/{predict,cost}
+ * answer with the same JSON, built here.  Objects are jansson's json_t. */
+struct json_t;
+
+typedef struct rg_plan_predict_opts {
+    const char *model;       /* GGUF path, or NULL with params + type */
+    const char *model_label; /* shown as "model" (NULL: the path) */
+    double params;           /* --params (0 = from the model) */
+    int type;                /* rg_dtype for --params, -1 = none */
+    int threads, prompt, gen, concurrency;
+    double qps;              /* 0 = no load simulation */
+    double p99_goal_ms;
+} rg_plan_predict_opts;
+
+/* Defaults: prompt 512, gen 128, concurrency 1, goal 10000 ms, threads =
+ * all CPUs, type -1. */
+void rg_plan_predict_opts_init(rg_plan_predict_opts *o);
+/* Fills o from a JSON object with the CLI's option names ("model" is not
+ * read: the caller decides which paths it accepts): "params", "type",
+ * "threads", "prompt", "gen", "concurrency", "qps", "p99_goal" (ms).
+ * Numbers may be given as JSON numbers or decimal strings (query
+ * strings).  Unknown keys are refused (RG_INVALID naming the key), so are
+ * values out of the CLI's ranges.  Borrowed strings point into j. */
+rg_status rg_plan_predict_opts_from_json(const struct json_t *j, rg_plan_predict_opts *o,
+                                         rg_err *err);
+
+typedef struct rg_plan_predict_result {
+    rg_plan_model model;
+    rg_plan_prediction pr;
+    rg_plan_load_result load; /* when qps > 0 */
+    double max_qps;           /* when qps > 0, else -1 */
+    int threads;              /* of the profile used */
+} rg_plan_predict_result;
+
+/* Reads the model (or estimates it) and predicts; with qps > 0 also
+ * simulates load and searches the highest QPS under the P99 goal. */
+rg_status rg_plan_predict_run(const rg_plan_predict_opts *o, const rg_plan_profile *prof,
+                              rg_plan_predict_result *out, rg_err *err);
+/* New reference: the --json object (pp_tokens_per_s, tg_tokens_per_s,
+ * ttft_ms, request_ms, memory_bytes, kv_bytes_per_token, ...). */
+struct json_t *rg_plan_predict_json(const rg_plan_predict_opts *o, const rg_plan_predict_result *r);
+
+/* A profile from a parsed JSON object shaped like a profile file. */
+rg_status rg_plan_profile_from_json(const struct json_t *root, const char *name, int threads,
+                                    rg_plan_profile *p, rg_err *err);
+/* A cost input from a parsed JSON object shaped like the cost config. */
+rg_status rg_plan_cost_from_json(const struct json_t *root, const char *name,
+                                 rg_plan_cost_input *in, rg_err *err);
+/* New reference: the `ragd cost --json` object. */
+struct json_t *rg_plan_cost_json(const rg_plan_cost_input *in, const rg_plan_cost_result *r);
+
 #endif

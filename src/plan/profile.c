@@ -35,26 +35,24 @@ rg_status rg_plan_profile_save(const char *path, const rg_plan_profile *p, int n
     return rc;
 }
 
-static double num(json_t *o, const char *k) {
+static double num(const json_t *o, const char *k) {
     json_t *v = json_object_get(o, k);
     return json_is_number(v) ? json_number_value(v) : 0;
 }
 
-rg_status rg_plan_profile_load(const char *path, int threads, rg_plan_profile *p, rg_err *err) {
+rg_status rg_plan_profile_from_json(const json_t *root, const char *name, int threads,
+                                    rg_plan_profile *p, rg_err *err) {
     memset(p, 0, sizeof *p);
-    json_error_t je;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!root) return rg_failf(err, RG_FORMAT, "%s:%d:%d: %s", path, je.line, je.column, je.text);
     json_t *arr = json_object_get(root, "profiles");
-    if (!json_is_array(arr) || json_array_size(arr) == 0) {
-        json_decref(root);
-        return rg_failf(err, RG_FORMAT, "%s: expected a non-empty \"profiles\" array", path);
-    }
+    if (!json_is_array(arr) || json_array_size(arr) == 0)
+        return rg_failf(err, RG_FORMAT, "%s: expected a non-empty \"profiles\" array", name);
     json_t *best = NULL;
     int best_t = 0;
     size_t i;
     json_t *e;
     json_array_foreach(arr, i, e) {
+        if (!json_is_object(e))
+            return rg_failf(err, RG_FORMAT, "%s: profiles[%zu] is not an object", name, i);
         int t = (int)num(e, "threads");
         if (!best || (t <= threads && t > best_t) || (best_t > threads && t < best_t)) {
             best = e;
@@ -62,7 +60,7 @@ rg_status rg_plan_profile_load(const char *path, int threads, rg_plan_profile *p
         }
     }
     const char *nm = json_string_value(json_object_get(root, "name"));
-    snprintf(p->name, sizeof p->name, "%s", nm ? nm : path);
+    snprintf(p->name, sizeof p->name, "%s", nm ? nm : name);
     p->threads = best_t;
     p->bandwidth_gbs = num(best, "bandwidth_gbs");
     p->attn_gflops = num(best, "attn_gflops");
@@ -75,9 +73,19 @@ rg_status rg_plan_profile_load(const char *path, int threads, rg_plan_profile *p
         p->rate[t].decode_gbs = num(r, "decode_gbs");
         p->rate[t].prefill_gflops = num(r, "prefill_gflops");
     }
-    json_decref(root);
-    if (!(p->bandwidth_gbs > 0))
-        return rg_failf(err, RG_FORMAT, "%s: profile for %d threads has no bandwidth_gbs > 0", path,
-                        best_t);
+    if (!(p->bandwidth_gbs > 0) || p->bandwidth_gbs > 1e6 || !(p->threads >= 1))
+        return rg_failf(err, RG_FORMAT,
+                        "%s: profile for %d threads needs threads >= 1 and 0 < bandwidth_gbs <= 1e6",
+                        name, best_t);
     return RG_OK;
+}
+
+rg_status rg_plan_profile_load(const char *path, int threads, rg_plan_profile *p, rg_err *err) {
+    memset(p, 0, sizeof *p);
+    json_error_t je;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!root) return rg_failf(err, RG_FORMAT, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+    rg_status rc = rg_plan_profile_from_json(root, path, threads, p, err);
+    json_decref(root);
+    return rc;
 }

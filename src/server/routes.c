@@ -20,6 +20,8 @@ void rg__chat_route(rg__req *r);        /* chat.c */
 void rg__completions_route(rg__req *r); /* chat.c */
 void rg__embeddings_route(rg__req *r);  /* chat.c */
 void rg__models_extra(rg_server *s, json_t *data); /* chat.c */
+void rg__plan_predict_route(rg__req *r);           /* plan.c */
+void rg__plan_cost_route(rg__req *r);              /* plan.c */
 
 static int status_for(rg_status rc) {
     switch (rc) {
@@ -444,6 +446,14 @@ void rg__route_dispatch(rg__req *r) {
     case RG__R_DOCUMENTS: h_documents(r); return;
     case RG__R_DOCUMENT: h_document(r); return;
     case RG__R_SEARCH: h_search(r); return;
+    case RG__R_PLAN_PREDICT:
+        if (r->method != 'G' && r->method != 'P') break;
+        rg__plan_predict_route(r);
+        return;
+    case RG__R_PLAN_COST:
+        if (r->method != 'G' && r->method != 'P') break;
+        rg__plan_cost_route(r);
+        return;
     default:
         rg__respond_error(r, 404, "not_found", "no route for %s", r->url);
         return;

@@ -405,6 +405,8 @@ static rg__route match_route(const char *url, rg__req *r) {
     if (!strcmp(url, "/v1/chat/completions")) return RG__R_CHAT;
     if (!strcmp(url, "/v1/completions")) return RG__R_COMPLETIONS;
     if (!strcmp(url, "/v1/embeddings")) return RG__R_EMBEDDINGS;
+    if (!strcmp(url, "/v1/plan/predict")) return RG__R_PLAN_PREDICT;
+    if (!strcmp(url, "/v1/plan/cost")) return RG__R_PLAN_COST;
     if (!strcmp(url, "/v1/collections") || !strcmp(url, "/v1/collections/"))
         return RG__R_COLLECTIONS;
     if (strncmp(url, "/v1/collections/", 16) != 0) return RG__R_OTHER;

@@ -34,7 +34,9 @@
     X(COLLECTION, "/v1/collections/{c}")                \
     X(DOCUMENTS, "/v1/collections/{c}/documents")       \
     X(DOCUMENT, "/v1/collections/{c}/documents/{id}")   \
-    X(SEARCH, "/v1/collections/{c}/search")
+    X(SEARCH, "/v1/collections/{c}/search")            \
+    X(PLAN_PREDICT, "/v1/plan/predict")                 \
+    X(PLAN_COST, "/v1/plan/cost")
 
 typedef enum {
 #define RG__ROUTE_ENUM(n, s) RG__R_##n,

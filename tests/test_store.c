@@ -340,6 +340,32 @@ RG_TEST(store_chunk_get_and_iter_stop) {
     CHECK_EQ_INT(c.collection_id, c1);
     rg_store_chunk_clear(&c);
     CHECK_EQ_INT(rg_store_chunk_get(s, 123456, &c, &err), RG_NOTFOUND);
+
+    /* several at once: the same rows as one by one, in the order asked */
+    int64_t ids[3] = {g_first_chunk + 2, g_first_chunk, g_first_chunk + 1};
+    rg_store_chunk cs[3];
+    REQUIRE(rg_store_chunks_get(s, ids, 3, cs, &err) == RG_OK);
+    for (int i = 0; i < 3; i++) {
+        rg_store_chunk one;
+        REQUIRE(rg_store_chunk_get(s, ids[i], &one, &err) == RG_OK);
+        CHECK_EQ_INT(cs[i].id, ids[i]);
+        CHECK_STREQ(cs[i].text, one.text);
+        CHECK_STREQ(cs[i].source, one.source);
+        CHECK_STREQ(cs[i].heading, one.heading);
+        CHECK_EQ_INT(cs[i].ordinal, one.ordinal);
+        rg_store_chunk_clear(&one);
+        rg_store_chunk_clear(&cs[i]);
+    }
+    ids[1] = 123456;
+    CHECK_EQ_INT(rg_store_chunks_get(s, ids, 3, cs, &err), RG_NOTFOUND);
+    CHECK(cs[0].priv_ == NULL && cs[2].priv_ == NULL); /* cleared on failure */
+    /* inside an open batch (its write transaction) it reads the batch's state */
+    REQUIRE(rg_store_batch_begin(s, &err) == RG_OK);
+    ids[1] = g_first_chunk;
+    REQUIRE(rg_store_chunks_get(s, ids + 1, 1, cs, &err) == RG_OK);
+    CHECK_STREQ(cs[0].text, "alpha chunk 0 of dir/a.txt");
+    rg_store_chunk_clear(&cs[0]);
+    REQUIRE(rg_store_batch_commit(s, &err) == RG_OK);
     rg_store_close(s);
 }
 

@@ -216,25 +216,42 @@ void rg_rag_results_clear(rg_rag_results *res) {
 
 static char *dup0(const char *s) { return strdup(s ? s : ""); }
 
-static rg_status fetch_hit(rg_store *s, rg_rag_hit *h, rg_err *err) {
-    rg_store_chunk c;
-    rg_status st = rg_store_chunk_get(s, h->chunk_id, &c, err);
-    if (st != RG_OK) return st;
-    h->doc_id = c.doc_id;
-    h->source = dup0(c.source);
-    h->heading = dup0(c.heading);
-    h->text = malloc(c.text_len + 1);
+static rg_status fetch_hit(rg_rag_hit *h, const rg_store_chunk *c, rg_err *err) {
+    h->doc_id = c->doc_id;
+    h->source = dup0(c->source);
+    h->heading = dup0(c->heading);
+    h->text = malloc(c->text_len + 1);
     if (h->text) {
-        memcpy(h->text, c.text, c.text_len);
-        h->text[c.text_len] = 0;
+        memcpy(h->text, c->text, c->text_len);
+        h->text[c->text_len] = 0;
     }
-    h->text_len = c.text_len;
-    h->page = c.page;
-    h->start = c.start;
-    h->end = c.end;
-    rg_store_chunk_clear(&c);
+    h->text_len = c->text_len;
+    h->page = c->page;
+    h->start = c->start;
+    h->end = c->end;
     if (!h->source || !h->heading || !h->text) return rg_failf(err, RG_NOMEM, "rag: out of memory");
     return RG_OK;
+}
+
+/* Texts and provenance of all hits, in one store read transaction; on
+ * failure the results are cleared. */
+static rg_status fetch_hits(rg_store *s, rg_rag_results *out, rg_err *err) {
+    if (out->n == 0) return RG_OK;
+    int64_t *ids = malloc(out->n * sizeof *ids);
+    rg_store_chunk *cs = malloc(out->n * sizeof *cs);
+    rg_status st = ids && cs ? RG_OK : rg_failf(err, RG_NOMEM, "rag: out of memory");
+    for (size_t i = 0; st == RG_OK && i < out->n; i++) ids[i] = out->hits[i].chunk_id;
+    if (st == RG_OK) st = rg_store_chunks_get(s, ids, out->n, cs, err);
+    if (st == RG_OK) {
+        for (size_t i = 0; i < out->n; i++) {
+            if (st == RG_OK) st = fetch_hit(&out->hits[i], &cs[i], err);
+            rg_store_chunk_clear(&cs[i]);
+        }
+    }
+    free(ids);
+    free(cs);
+    if (st != RG_OK) rg_rag_results_clear(out);
+    return st;
 }
 
 static rg_status bm25_retrieve(rg_rag *r, const char *query, size_t k, int fetch,
@@ -263,16 +280,7 @@ static rg_status bm25_retrieve(rg_rag *r, const char *query, size_t k, int fetch
     }
     out->n = n;
     free(th);
-    if (fetch) {
-        for (size_t i = 0; i < n; i++) {
-            st = fetch_hit(r->s, &out->hits[i], err);
-            if (st != RG_OK) {
-                rg_rag_results_clear(out);
-                return st;
-            }
-        }
-    }
-    return RG_OK;
+    return fetch ? fetch_hits(r->s, out, err) : RG_OK;
 }
 
 /* Syncs the collection's vectors and swaps in a flat (exact) index of them. */
@@ -406,14 +414,7 @@ rg_status rg_rag_retrieve_mode(rg_rag *r, const char *query, size_t k, int fetch
         rg_rag_results_clear(&l[1]);
     }
     if (st != RG_OK) return st;
-    for (size_t i = 0; fetch && i < out->n; i++) {
-        st = fetch_hit(r->s, &out->hits[i], err);
-        if (st != RG_OK) {
-            rg_rag_results_clear(out);
-            return st;
-        }
-    }
-    return RG_OK;
+    return fetch ? fetch_hits(r->s, out, err) : RG_OK;
 }
 
 

@@ -154,6 +154,12 @@ void rg__respond_text(rg__req *r, int status, const char *ctype, const char *bod
 /* OpenAI-shaped error: {"error":{"message","type","param","code"}}. */
 void rg__respond_error(rg__req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Direct JSON writing for hot responses (jsonw.c): the same bytes as
+ * json_dumps(JSON_COMPACT) of the same values; invalid UTF-8 -> U+FFFD. */
+rg_status rg__jw_str(rg_buf *b, const char *s, size_t n); /* "escaped" */
+rg_status rg__jw_cstr(rg_buf *b, const char *s);          /* NULL -> "" */
+rg_status rg__jw_int(rg_buf *b, long long v);
+rg_status rg__jw_real(rg_buf *b, double v);
 /* The store's name of collection `name` for this request's tenant. */
 void rg__coll_fullname(const rg__req *r, const char *name, char *out, size_t cap);
 /* Tenant prefix ("" on an open server). */

@@ -176,6 +176,12 @@ rg_status rg_store_doc_chunks_foreach(rg_store *s, int64_t doc_id, rg_store_chun
 /* One chunk with its document's source.  *out owns its strings until
  * rg_store_chunk_clear.  RG_NOTFOUND when absent. */
 rg_status rg_store_chunk_get(rg_store *s, int64_t chunk_id, rg_store_chunk *out, rg_err *err);
+/* n chunks at once (ids[i] -> out[i]) in one read transaction: a
+ * consistent snapshot, and much cheaper than n rg_store_chunk_get calls.
+ * Each out[i] owns its strings until rg_store_chunk_clear.  On failure
+ * (RG_NOTFOUND when any id is absent) every out[i] is already cleared. */
+rg_status rg_store_chunks_get(rg_store *s, const int64_t *ids, size_t n, rg_store_chunk *out,
+                              rg_err *err);
 void rg_store_chunk_clear(rg_store_chunk *c);
 
 /* Counts for a collection (any pointer may be NULL). */

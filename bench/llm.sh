@@ -7,6 +7,9 @@
 # bandwidth (triad, same run) / bytes of weights read per token.
 #   BENCH_QUICK=1   SmolLM shapes only (the 0.5B models take ~1 GB of disk each)
 #   LLM_BENCH_REPS  repetitions per test (default 3)
+#   LLAMA_BENCH     path of a llama-bench you built yourself (llama.cpp is not
+#                   part of ragd): it then times the same files in this run,
+#                   and its wall-clock figures replace the BASELINES columns
 set -u
 B=${RAGD_BIN:-$PWD/ragd}
 BUILD=${RAGD_BUILD:-build}
@@ -44,8 +47,15 @@ for shape in $shapes; do
         f="$T/$shape-$type.gguf"
         if ! "$MK" "$f" "$shape" "$type"; then echo "!! could not make $f"; continue; fi
         out=$("$B" bench -m "$f" -p 512 -n 128 -t 1,2 -r "$R" --csv) || { echo "!! ragd bench $f failed"; rm -f "$f"; continue; }
-        rm -f "$f"
         base=$(echo "$BASE" | awk -v s="$shape" -v t="$type" '$1 == s && $2 == t')
+        if [ -n "${LLAMA_BENCH:-}" ] && [ -x "$LLAMA_BENCH" ]; then
+            # llama-bench's CSV: n_threads is field 12, n_prompt 26, n_gen 27, avg_ts 31
+            base=$("$LLAMA_BENCH" -m "$f" -p 512 -n 128 -t 1,2 -r "$R" -o csv 2>/dev/null | awk -F, -v s="$shape" -v t="$type" '
+                NR > 1 { gsub(/"/, ""); if ($26 > 0) pp[$12] = $31; else tg[$12] = $31 }
+                END { printf "%s %s %.1f %.1f %.1f %.1f", s, t, pp[1], pp[2], tg[1], tg[2] }')
+            same_run=1
+        fi
+        rm -f "$f"
         for th in 1 2; do
             pp=$(echo "$out" | awk -F, -v t="$th" '$2 == t && $3 == "pp512" {printf "%.1f ± %.1f", $4, $5}')
             tg=$(echo "$out" | awk -F, -v t="$th" '$2 == t && $3 == "tg128" {printf "%.1f ± %.1f", $4, $5}')
@@ -59,9 +69,11 @@ for shape in $shapes; do
             bw=$([ "$th" = 1 ] && echo "$bw1" || echo "$bw2")
             awk -v s="$shape" -v ty="$type" -v th="$th" -v pp="$pp" -v tg="$tg" -v ppm="$ppm" \
                 -v tgm="$tgm" -v bpp="$bpp" -v btg="$btg" -v bytes="$bytes" -v bw="$bw" \
-                -v ppc="$ppc" -v tgc="$tgc" 'BEGIN {
-                rp = (bpp == "-" || bpp == "") ? "-" : sprintf("%.2fx", ppc / bpp);
-                rt = (btg == "-" || btg == "") ? "-" : sprintf("%.2fx", tgc / btg);
+                -v ppc="$ppc" -v tgc="$tgc" -v same="${same_run:-0}" 'BEGIN {
+                # same-run peer: compare wall with wall; BASELINES (idle machine): cpu-normalised
+                ppr = same ? ppm : ppc; tgr = same ? tgm : tgc;
+                rp = (bpp == "-" || bpp == "" || bpp == 0) ? "-" : sprintf("%.2fx", ppr / bpp);
+                rt = (btg == "-" || btg == "" || btg == 0) ? "-" : sprintf("%.2fx", tgr / btg);
                 ceil = bw * 1e9 / bytes;
                 printf "| %-13s | %-6s | %2s | %14s | %8.1f | %9s | %5s | %14s | %8.1f | %9s | %5s | %7.1f/s | %6.0f%% |\n",
                     s, ty, th, pp, ppc, bpp, rp, tg, tgc, btg, rt, ceil, 100 * tgm / ceil }'
@@ -72,6 +84,7 @@ echo
 echo "ragd columns: wall-clock tokens/s (mean ± sd); (cpu) = tokens x threads / process CPU seconds,"
 echo "the speed with a full core per thread, which is what the idle-machine llama.cpp figures"
 echo "are compared with (ratio = cpu-normalised ragd / llama.cpp)."
+[ -n "${same_run:-}" ] && echo "llama.cpp columns: \$LLAMA_BENCH ($LLAMA_BENCH) on the same files in this run; ratio = wall / wall."
 echo "ceiling = measured bandwidth / weight bytes read per token; tg/ceil uses wall-clock tg."
 echo "(llama.cpp's Q4_K_M on these shapes is mostly Q5_0: rows of 576/896 are not a multiple of 256;"
 echo " bench_mkmodel's q4_k_m applies the same fallback rules)."

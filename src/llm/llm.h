@@ -248,8 +248,9 @@ typedef struct rg_llm_mk_params {
 /* Writes a model of random weights with the given shape to path (GGUF v3,
  * readable by llama.cpp): matrices N(0, 0.02) except attn_q/attn_k
  * N(0, 1/n_embd), norm gains 1 + N(0, 0.02) (output_norm N(0, 1)), qwen2
- * q/k/v biases N(0, 0.1).  No tokenizer.  Holds every tensor in memory
- * until written. */
+ * q/k/v biases N(0, 0.1).  With n_vocab >= 259 a byte-fallback SPM
+ * vocabulary of filler pieces (none below: too small for the byte tokens).
+ * Holds every tensor in memory until written. */
 rg_status rg_llm_make_random(const char *path, const rg_llm_mk_params *p, rg_err *err);
 
 #endif

@@ -116,6 +116,41 @@ static rg_dtype fit(rg_dtype t, int64_t k) {
 
 static int more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
 
+/* A byte-fallback SPM vocabulary: <unk> <s> </s>, the 256 byte tokens,
+ * then filler pieces "t<i>".  llama.cpp refuses a model without a
+ * vocabulary, so this is what lets it load (and llama-bench time) the
+ * same file as ragd.  Vocabularies too small for the byte tokens get none. */
+static rg_status add_vocab(rg_gguf_writer *w, int n) {
+    if (n < 3 + 256) return RG_OK;
+    enum { W = 12 }; /* "t" + up to 10 digits + NUL */
+    char *text = malloc((size_t)n * W);
+    const char **tok = malloc((size_t)n * sizeof *tok);
+    float *score = malloc((size_t)n * sizeof *score);
+    int32_t *type = malloc((size_t)n * sizeof *type);
+    rg_status st = text && tok && score && type ? RG_OK : RG_NOMEM;
+    for (int i = 0; !st && i < n; i++) {
+        char *s = text + (size_t)i * W;
+        if (i < 3) snprintf(s, W, "%s", i == 0 ? "<unk>" : i == 1 ? "<s>" : "</s>");
+        else if (i < 3 + 256) snprintf(s, W, "<0x%02X>", i - 3);
+        else snprintf(s, W, "t%d", i);
+        tok[i] = s;
+        score[i] = i < 3 + 256 ? 0.0f : -(float)i;
+        type[i] = i == 0 ? 2 : i < 3 ? 3 : i < 3 + 256 ? 6 : 1; /* unknown, control, byte, normal */
+    }
+    if (!st) st = rg_gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
+    if (!st) st = rg_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tok, (uint64_t)n);
+    if (!st) st = rg_gguf_writer_set_arr_f32(w, "tokenizer.ggml.scores", score, (uint64_t)n);
+    if (!st) st = rg_gguf_writer_set_arr_i32(w, "tokenizer.ggml.token_type", type, (uint64_t)n);
+    if (!st) st = rg_gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", 0);
+    if (!st) st = rg_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
+    if (!st) st = rg_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
+    free(text);
+    free(tok);
+    free(score);
+    free(type);
+    return st;
+}
+
 rg_status rg_llm_make_random(const char *path, const rg_llm_mk_params *p, rg_err *err) {
     if (p->n_vocab < 1 || p->n_embd < 1 || p->n_layer < 1 || p->n_head < 1 || p->n_head_kv < 1 ||
         p->n_ff < 1 || p->n_embd % p->n_head || p->n_head % p->n_head_kv ||
@@ -146,6 +181,7 @@ rg_status rg_llm_make_random(const char *path, const rg_llm_mk_params *p, rg_err
     KV(rg_gguf_writer_set_f32, "attention.layer_norm_rms_epsilon",
        p->arch == RG_LLM_ARCH_QWEN2 ? 1e-6f : 1e-5f);
 #undef KV
+    if (!st) st = add_vocab(M.w, p->n_vocab);
     if (st) {
         rg_gguf_writer_free(M.w);
         return rg_failf(err, st, "mkmodel: cannot set metadata");

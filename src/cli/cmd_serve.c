@@ -48,6 +48,18 @@ static void help(void) {
            "  --cache-ttl S        cache entry lifetime (default 600)\n"
            "  --log-level L        debug|info|warn|error|off (default warn); every log line\n"
            "                       is PII-redacted\n\n"
+           "compliance guard (docs/guard.md):\n"
+           "  --upstream-redact on|off  PII in prompts sent to --upstream replaced by\n"
+           "                       placeholders, restored in the answer (default on)\n"
+           "  --upstream-policy F  guard policy for that (default: every type pseudonymised)\n"
+           "  --filter FILE        output word/pattern list (block|mask|flag), reloaded\n"
+           "                       when the file changes; streaming-safe\n"
+           "  --redact-output      also redact PII in model output (default policy)\n"
+           "  --drop-injected      leave retrieved chunks flagged as prompt injection out of\n"
+           "                       the prompt (default: flag them in citations)\n"
+           "  --injection-threshold X  flag at score >= X (default 0.5)\n"
+           "  --audit FILE         hash-chained audit log, one line per request (HMAC key\n"
+           "                       from $RAGD_AUDIT_KEY; check with 'ragd audit verify')\n\n"
            "Without --api-key/--api-keys the server is open to anyone who can reach it\n"
            "(it says so at start-up).  Stop it with Ctrl-C (SIGINT) or SIGTERM.\n");
 }
@@ -118,6 +130,34 @@ int rg_cmd_serve(int argc, char **argv) {
                 goto out;
             }
             cfg.upstream_url = v;
+        } else if (!strcmp(a, "--upstream-redact")) {
+            NEED_VALUE();
+            if (strcmp(v, "on") && strcmp(v, "off")) {
+                rc = rg_cli_usage(cmd, "--upstream-redact: expected on or off, got '%s'", v);
+                goto out;
+            }
+            cfg.upstream_redact = !strcmp(v, "on");
+        } else if (!strcmp(a, "--upstream-policy")) {
+            NEED_VALUE();
+            cfg.upstream_policy_path = v;
+        } else if (!strcmp(a, "--filter")) {
+            NEED_VALUE();
+            cfg.filter_path = v;
+        } else if (!strcmp(a, "--redact-output")) {
+            cfg.redact_output = 1;
+        } else if (!strcmp(a, "--drop-injected")) {
+            cfg.drop_injected = 1;
+        } else if (!strcmp(a, "--injection-threshold")) {
+            NEED_VALUE();
+            double d;
+            if (rg_cli_double(v, &d) || d <= 0 || d > 1) {
+                rc = rg_cli_usage(cmd, "--injection-threshold: expected a number in (0, 1], got '%s'", v);
+                goto out;
+            }
+            cfg.injection_threshold = d;
+        } else if (!strcmp(a, "--audit")) {
+            NEED_VALUE();
+            cfg.audit_path = v;
         } else if (!strcmp(a, "--upstream-key")) {
             NEED_VALUE();
             cfg.upstream_key = v;
@@ -190,6 +230,11 @@ int rg_cmd_serve(int argc, char **argv) {
     }
     cfg.keys = keys;
     cfg.n_keys = nkeys;
+    const char *akey = getenv("RAGD_AUDIT_KEY"); /* as `ragd audit verify` reads it */
+    if (cfg.audit_path && akey && *akey) {
+        cfg.audit_key = akey;
+        cfg.audit_keylen = strlen(akey);
+    }
 
     rg_server *srv;
     rg_err err;

@@ -49,6 +49,13 @@ typedef struct gen {
     json_t *citations; /* array, owned */
     char *sources;     /* numbered sources block for prompts, owned */
     rg_rag_results res; /* retrieved chunks (LLM / upstream paths) */
+    /* guard: model output goes out_piece -> vault restore -> output filter
+     * -> gen_piece (stop strings, SSE) */
+    rg_guard_vault *vault; /* upstream prompt placeholders (NULL: none) */
+    rg_buf vpend;          /* output held back: may end in a partial placeholder */
+    rg_filter *filter;     /* --filter / --redact-output (NULL: none) */
+    rg_buf fout;
+    int blocked, out_done;
 } gen;
 
 static void gen_free(void *p) {
@@ -59,6 +66,11 @@ static void gen_free(void *p) {
     json_decref(g->citations);
     free(g->sources);
     rg_rag_results_clear(&g->res);
+    rg_guard_vault_free(g->vault);
+    if (g->vpend.data) memset(g->vpend.data, 0, g->vpend.len);
+    rg_buf_free(&g->vpend);
+    rg_filter_free(g->filter);
+    rg_buf_free(&g->fout);
     free(g);
 }
 
@@ -176,6 +188,79 @@ static int gen_piece(gen *g, const char *s, size_t n) {
     return rg__job_should_stop(g->job);
 }
 
+/* ---- the guard's output stage ---- */
+
+/* After the vault: the output filter (block / mask / flag, PII with
+ * --redact-output), then the client.  A block ends the answer with
+ * finish_reason "content_filter"; the text before the match is sent. */
+static int out_filtered(gen *g, const char *s, size_t n) {
+    if (g->blocked) return 1;
+    if (!g->filter) return gen_piece(g, s, n);
+    rg_buf_reset(&g->fout);
+    rg_status st = rg_filter_feed(g->filter, s, n, &g->fout);
+    int stop = g->fout.len ? gen_piece(g, g->fout.data, g->fout.len) : rg__job_should_stop(g->job);
+    if (st == RG_DENIED) {
+        g->blocked = 1;
+        snprintf(g->finish, sizeof g->finish, "content_filter");
+        return 1;
+    }
+    return stop;
+}
+
+/* Bytes at the end of s[0..n) that may be the start of a vault
+ * placeholder ("[CN_MOBILE_1]") still being streamed. */
+static size_t placeholder_tail(const char *s, size_t n) {
+    size_t lim = n > 48 ? n - 48 : 0;
+    for (size_t i = n; i > lim; i--) {
+        char c = s[i - 1];
+        if (c == '[') return n - (i - 1);
+        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return 0;
+    }
+    return 0;
+}
+
+/* Releases vpend[0..rel) restored (placeholders -> the request's raw
+ * values) to the filter stage. */
+static int vault_release(gen *g, size_t rel) {
+    if (!rel) return 0;
+    rg_buf r;
+    rg_buf_init(&r, 0);
+    rg_guard_vault_restore(g->vault, g->vpend.data, rel, &r);
+    int stop = r.len ? out_filtered(g, r.data, r.len) : 0;
+    if (r.data) memset(r.data, 0, r.len);
+    rg_buf_free(&r);
+    memmove(g->vpend.data, g->vpend.data + rel, g->vpend.len - rel);
+    g->vpend.len -= rel;
+    return stop;
+}
+
+/* Model output enters here (every generator).  With an upstream vault a
+ * placeholder split across pieces is held back until it is whole. */
+static int out_piece(gen *g, const char *s, size_t n) {
+    if (!g->vault) return out_filtered(g, s, n);
+    if (rg_buf_append(&g->vpend, s, n) != RG_OK) return 1;
+    return vault_release(g, g->vpend.len - placeholder_tail(g->vpend.data, g->vpend.len));
+}
+
+/* End of output: releases what the vault and the filter held back. */
+static void out_flush(gen *g) {
+    if (g->out_done) return;
+    g->out_done = 1;
+    if (g->vault && g->vpend.len) vault_release(g, g->vpend.len);
+    if (g->filter && !g->blocked) {
+        rg_buf_reset(&g->fout);
+        rg_filter_finish(g->filter, &g->fout);
+        if (g->fout.len) gen_piece(g, g->fout.data, g->fout.len);
+    }
+    if (g->filter) {
+        uint32_t c[3];
+        rg_filter_counts(g->filter, c);
+        if (c[0] + c[1] + c[2])
+            rg_info("server: output filter: %u flagged, %u masked, %u blocked", c[RG_FILTER_FLAG],
+                    c[RG_FILTER_MASK], c[RG_FILTER_BLOCK]);
+    }
+}
+
 static json_t *usage_obj(gen *g) {
     return json_pack("{s:i, s:i, s:i}", "prompt_tokens", g->tokens_in, "completion_tokens",
                      g->tokens_out, "total_tokens", g->tokens_in + g->tokens_out);
@@ -222,6 +307,7 @@ static void gen_finish(gen *g) {
     rg__metrics *m = &g->job->srv->metrics;
     atomic_fetch_add(&m->tokens_in, (uint64_t)g->tokens_in);
     atomic_fetch_add(&m->tokens_out, (uint64_t)g->tokens_out);
+    out_flush(g);
     if (!g->finish[0]) snprintf(g->finish, sizeof g->finish, "stop");
     if (g->cacheable && !atomic_load(&g->job->cancelled)) {
         sanitize_text(g);
@@ -294,6 +380,37 @@ static rg_status rag_retrieve(gen *g, rg_err *err) {
     }
     rg__hist_observe(&g->job->srv->metrics.retrieval, (double)(rg_now_ns() - t0) / 1e9);
     if (rc != RG_OK) return rc;
+    /* prompt-injection check: flagged chunks are marked in the citations,
+     * or with --drop-injected left out of the prompt (and the citations) */
+    rg_server *s = g->job->srv;
+    float thr = (float)s->cfg.injection_threshold;
+    size_t kept = 0, dropped = 0;
+    float *iscore = calloc(g->res.n ? g->res.n : 1, sizeof *iscore);
+    const char **irule = calloc(g->res.n ? g->res.n : 1, sizeof *irule);
+    if (!iscore || !irule) {
+        free(iscore);
+        free(irule);
+        return rg_failf(err, RG_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < g->res.n; i++) {
+        rg_rag_hit *h = &g->res.hits[i];
+        rg_injection_result ir;
+        rg_guard_injection_check(h->text, h->text_len, thr, &ir);
+        if (ir.flagged && s->cfg.drop_injected) {
+            free(h->source);
+            free(h->heading);
+            free(h->text);
+            dropped++;
+            continue;
+        }
+        iscore[kept] = ir.flagged ? ir.score : -1;
+        irule[kept] = ir.first;
+        g->res.hits[kept++] = *h;
+    }
+    g->res.n = kept;
+    if (dropped)
+        rg_info("server: %zu retrieved chunk(s) flagged as prompt injection left out of the prompt",
+                dropped);
     g->citations = json_array();
     rg_buf b;
     rg_buf_init(&b, 0);
@@ -302,6 +419,11 @@ static rg_status rag_retrieve(gen *g, rg_err *err) {
         json_t *c = rg__hit_json(h);
         json_object_del(c, "text");
         json_object_set_new(c, "index", json_integer((json_int_t)i + 1));
+        if (iscore[i] >= 0)
+            json_object_set_new(c, "injection", json_pack("{s:b, s:f, s:s}", "flagged", 1, "score",
+                                                          (double)iscore[i], "rule",
+                                                          irule[i] ? irule[i] : "unknown"));
+        rg__job_cite(g->job, h->doc_id);
         /* a short quote so a client can show what was cited */
         size_t ql = rg_utf8_floor(h->text, h->text_len < 200 ? h->text_len : 200);
         json_object_set_new(c, "snippet", json_stringn(h->text, ql));
@@ -309,6 +431,8 @@ static rg_status rag_retrieve(gen *g, rg_err *err) {
         rg_buf_printf(&b, "[%zu] (source: %s%s%s)\n%.*s\n\n", i + 1, h->source,
                       *h->heading ? ", section: " : "", h->heading, (int)h->text_len, h->text);
     }
+    free(iscore);
+    free(irule);
     size_t n;
     g->sources = rg_buf_detach(&b, &n);
     return RG_OK;
@@ -358,6 +482,22 @@ static int gen_extractive(gen *g, rg_err *err) {
     rg__hist_observe(&g->job->srv->metrics.retrieval, (double)(rg_now_ns() - t0) / 1e9);
     if (rc != RG_OK) return -1;
     g->citations = answer_citations(&ans);
+    /* flag cited chunks that read like prompt injection (no model reads
+     * them here, so nothing is dropped) */
+    rg_server *s = g->job->srv;
+    for (size_t i = 0; i < ans.nsources; i++) {
+        rg__job_cite(g->job, ans.sources[i].doc_id);
+        rg_store_chunk ch;
+        rg_err e2;
+        if (rg_store_chunk_get(rg__be_store(s), ans.sources[i].chunk_id, &ch, &e2) != RG_OK) continue;
+        rg_injection_result ir;
+        rg_guard_injection_check(ch.text, ch.text_len, (float)s->cfg.injection_threshold, &ir);
+        rg_store_chunk_clear(&ch);
+        if (ir.flagged)
+            json_object_set_new(json_array_get(g->citations, i), "injection",
+                                json_pack("{s:b, s:f, s:s}", "flagged", 1, "score", (double)ir.score,
+                                          "rule", ir.first ? ir.first : "unknown"));
+    }
     if (g->req.stream) sse_delta(g, "", 0, 1);
     const char *a = ans.text ? ans.text : "";
     size_t n = strlen(a);
@@ -369,7 +509,7 @@ static int gen_extractive(gen *g, rg_err *err) {
         while (j < n && a[j] != ' ') j++;
         while (j < n && a[j] == ' ') j++;
         words++;
-        if (gen_piece(g, a + i, j - i)) break;
+        if (out_piece(g, a + i, j - i)) break;
         if (words >= g->req.max_tokens) {
             snprintf(g->finish, sizeof g->finish, "length");
             break;
@@ -404,7 +544,7 @@ static void up_event(up_ctx *u, const char *data, size_t n) {
         json_t *d = json_object_get(ch, "delta");
         piece = json_string_value(json_object_get(d ? d : ch, d ? "content" : "text"));
         const char *fr = json_string_value(json_object_get(ch, "finish_reason"));
-        if (fr) snprintf(u->g->finish, sizeof u->g->finish, "%s", fr);
+        if (fr && !u->stop) snprintf(u->g->finish, sizeof u->g->finish, "%s", fr);
     }
     json_t *usage = json_object_get(o, "usage");
     if (json_is_object(usage)) {
@@ -413,7 +553,7 @@ static void up_event(up_ctx *u, const char *data, size_t n) {
         u->got_usage = 1;
     }
     if (piece && *piece && !u->stop) {
-        if (gen_piece(u->g, piece, strlen(piece))) u->stop = 1;
+        if (out_piece(u->g, piece, strlen(piece))) u->stop = 1;
         if (!u->got_usage) u->g->tokens_out++;
     }
     json_decref(o);
@@ -450,22 +590,62 @@ static int up_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_
     return rg__job_should_stop(u->g->job) ? 1 : 0;
 }
 
+/* Text for the upstream: with --upstream-redact (the default) PII becomes
+ * placeholders recorded in the request's vault, restored in the answer.
+ * Returns a JSON string (new reference) or NULL on failure. */
+static json_t *up_string(gen *g, const char *text, rg_guard_stats *total) {
+    rg_server *s = g->job->srv;
+    if (!g->vault) return json_string(text);
+    rg_buf b;
+    rg_buf_init(&b, 0);
+    rg_guard_stats st;
+    json_t *j = NULL;
+    if (rg_guard_redact_vault(s->up_guard, g->vault, text, strlen(text), &b, &st) == RG_OK) {
+        j = json_stringn(b.data ? b.data : "", b.len);
+        for (int k = 0; k < RG_PII__COUNT; k++) total->count[k] += st.count[k];
+        total->total += st.total;
+    }
+    rg_buf_free(&b);
+    return j;
+}
+
 static void gen_upstream(gen *g) {
     rg_server *s = g->job->srv;
     json_t *msgs = json_array();
+    rg_guard_stats red;
+    memset(&red, 0, sizeof red);
+    if (s->up_guard && !g->vault) {
+        g->vault = rg_guard_vault_new();
+        rg_buf_init(&g->vpend, 0);
+        if (!g->vault) {
+            json_decref(msgs);
+            gen_fail(g, 503, "overloaded", "out of memory");
+            return;
+        }
+    }
+    int bad = 0;
     if (g->chat) {
         if (g->sources) {
             rg_buf sys;
             rg_buf_init(&sys, 0);
             rg_buf_puts(&sys, rag_instructions);
             rg_buf_puts(&sys, g->sources);
-            json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system", "content",
-                                                  sys.data ? sys.data : ""));
+            json_t *c = up_string(g, sys.data ? sys.data : "", &red);
+            bad |= !c;
+            json_array_append_new(msgs, json_pack("{s:s, s:o*}", "role", "system", "content", c));
             rg_buf_free(&sys);
         }
-        for (int i = 0; i < g->req.n_msgs; i++)
-            json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", g->req.msgs[i].role,
-                                                  "content", g->req.msgs[i].content));
+        for (int i = 0; i < g->req.n_msgs; i++) {
+            json_t *c = up_string(g, g->req.msgs[i].content, &red);
+            bad |= !c;
+            json_array_append_new(msgs, json_pack("{s:s, s:o*}", "role", g->req.msgs[i].role,
+                                                  "content", c));
+        }
+    }
+    if (g->vault) {
+        rg__job_set_findings(g->job, &red);
+        if (red.total)
+            rg_debug("server: %u value(s) replaced by placeholders in the upstream prompt", red.total);
     }
     const char *model = s->cfg.upstream_model ? s->cfg.upstream_model
                         : (g->req.model[0] && strncmp(g->req.model, "rag:", 4)) ? g->req.model
@@ -475,7 +655,15 @@ static void gen_upstream(gen *g) {
         json_object_set_new(rq, "messages", msgs);
     else {
         json_decref(msgs);
-        json_object_set_new(rq, "prompt", json_string(g->req.prompt));
+        json_t *p = up_string(g, g->req.prompt, &red);
+        bad |= !p;
+        json_object_set_new(rq, "prompt", p ? p : json_string(""));
+        if (g->vault) rg__job_set_findings(g->job, &red);
+    }
+    if (bad) {
+        json_decref(rq);
+        gen_fail(g, 500, "internal_error", "redaction of the upstream prompt failed");
+        return;
     }
     if (g->req.has_temperature) json_object_set_new(rq, "temperature", json_real(g->req.temperature));
     if (g->req.top_p < 1) json_object_set_new(rq, "top_p", json_real(g->req.top_p));
@@ -556,7 +744,7 @@ static void gen_upstream(gen *g) {
 /* ------------------------------------------------------------------ */
 /* local model (-m) */
 
-static int local_piece(void *ud, const char *p, size_t n) { return gen_piece(ud, p, n); }
+static int local_piece(void *ud, const char *p, size_t n) { return out_piece(ud, p, n); }
 
 static void gen_local(gen *g) {
     rg_server *s = g->job->srv;
@@ -612,6 +800,39 @@ static void gen_run(rg__job *job) {
     rg_err err;
     rg_err_clear(&err);
     rg_server *s = job->srv;
+    rg_filter_list *fl = rg__filter_list(s);
+    if (fl || s->out_guard) {
+        g->filter = rg_filter_new(fl, s->out_guard);
+        rg_buf_init(&g->fout, 0);
+        if (!g->filter) {
+            gen_fail(g, 503, "overloaded", "out of memory");
+            return;
+        }
+    }
+    if (s->audit && !(s->up_guard && !s->local)) {
+        /* the audit record counts the PII in the request's prompt (types
+         * and counts only); an upstream request counts what it redacted */
+        rg_guard_stats total, st;
+        memset(&total, 0, sizeof total);
+        for (int i = 0; g->chat && i < g->req.n_msgs; i++) {
+            rg_buf b;
+            rg_buf_init(&b, 0);
+            if (rg_guard_redact(s->pii_guard, g->req.msgs[i].content,
+                                strlen(g->req.msgs[i].content), &b, &st) == RG_OK) {
+                for (int k = 0; k < RG_PII__COUNT; k++) total.count[k] += st.count[k];
+                total.total += st.total;
+            }
+            rg_buf_free(&b);
+        }
+        if (!g->chat && g->req.prompt) {
+            rg_buf b;
+            rg_buf_init(&b, 0);
+            if (rg_guard_redact(s->pii_guard, g->req.prompt, strlen(g->req.prompt), &b, &st) == RG_OK)
+                total = st;
+            rg_buf_free(&b);
+        }
+        rg__job_set_findings(job, &total);
+    }
     if (!s->local && !s->cfg.upstream_url) {
         if (gen_extractive(g, &err) != 0) {
             gen_fail(g, 500, "retrieval_failed", rg_err_text(&err));
@@ -636,8 +857,9 @@ static void cache_key(rg__req *r, gen *g) {
     /* everything that shapes the answer, in a fixed order */
     rg_buf b;
     rg_buf_init(&b, 0);
-    rg_buf_printf(&b, "%s\n%llu\n%d\n%s\n%s\n%d\n%d\n%d\n%llu\n%d\n%lld\n", rg__tenant(r),
-                  (unsigned long long)atomic_load(&r->srv->write_epoch), g->chat, g->model_out,
+    rg_buf_printf(&b, "%s\n%llu\n%llu\n%d\n%s\n%s\n%d\n%d\n%d\n%llu\n%d\n%lld\n", rg__tenant(r),
+                  (unsigned long long)atomic_load(&r->srv->write_epoch),
+                  (unsigned long long)atomic_load(&r->srv->filter_gen), g->chat, g->model_out,
                   g->req.collection, g->req.k, g->req.max_tokens, (int)(g->req.top_p * 1000),
                   (unsigned long long)g->req.seed, g->req.n_stop, (long long)g->coll_gen);
     for (int i = 0; i < g->req.n_stop; i++) {
@@ -750,6 +972,7 @@ static void gen_route(rg__req *r, int chat) {
             return;
         }
         snprintf(g->coll_full, sizeof g->coll_full, "%s", full);
+        snprintf(r->coll, sizeof r->coll, "%s", g->req.collection); /* the audit record's */
     } else if (!s->cfg.upstream_url && !s->local) {
         gen_free(g);
         rg__respond_error(r, 400, "model_not_available",
@@ -778,6 +1001,7 @@ static void gen_route(rg__req *r, int chat) {
         snprintf(g->model_out, sizeof g->model_out, "%s", gname);
     if (!g->req.max_tokens) g->req.max_tokens = DEFAULT_MAX_TOKENS;
 
+    rg__filter_list(s); /* a changed --filter file takes effect (and changes the cache key) */
     g->cacheable = s->cache && g->req.has_temperature && g->req.temperature == 0.0;
     if (g->cacheable) {
         cache_key(r, g);

@@ -193,6 +193,7 @@ static void doc_run(rg__job *job) {
         json_decref(set);
     }
     rg__job_set_findings(job, &total);
+    rg__job_cite(job, doc_id);
     rg__job_finish_json(job, 201, o);
 }
 

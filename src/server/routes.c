@@ -417,6 +417,9 @@ static void h_search(rg__req *r) {
     rc = rg_buf_puts(&out, "{\"object\":\"search.results\",\"results\":[");
     for (size_t i = 0; rc == RG_OK && i < res.n; i++) {
         const rg_rag_hit *h = &res.hits[i];
+        int dup = 0; /* the audit record's documents */
+        for (int j = 0; j < r->ncited; j++) dup |= r->cited[j] == h->doc_id;
+        if (!dup && r->ncited < RG__MAX_CITED) r->cited[r->ncited++] = h->doc_id;
         if (i) rc = rg_buf_putc(&out, ',');
         if (rc == RG_OK) rc = rg_buf_puts(&out, "{\"document_id\":");
         if (rc == RG_OK) rc = rg__jw_int(&out, (long long)h->doc_id);

@@ -51,6 +51,7 @@ void rg_server_config_default(rg_server_config *c) {
     c->request_timeout_s = 300;
     c->cache_entries = 256;
     c->cache_ttl_s = 600;
+    c->upstream_redact = 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -184,6 +185,32 @@ void rg__job_finish_error(rg__job *j, int status, const char *code, const char *
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     rg__job_finish_json(j, status, rg__error_json(code, msg, rg__error_type(status)));
+}
+
+void rg__job_cite(rg__job *j, int64_t doc_id) {
+    pthread_mutex_lock(&j->mu);
+    int dup = 0;
+    for (int i = 0; i < j->ncited; i++) dup |= j->cited[i] == doc_id;
+    if (!dup && j->ncited < RG__MAX_CITED) j->cited[j->ncited++] = doc_id;
+    pthread_mutex_unlock(&j->mu);
+}
+
+rg_filter_list *rg__filter_list(rg_server *s) {
+    if (!s->filter) return NULL;
+    uint64_t now = rg_now_ns(), last = atomic_load(&s->filter_checked_ns);
+    if (now - last >= 1000000000ull &&
+        atomic_compare_exchange_strong(&s->filter_checked_ns, &last, now)) {
+        int reloaded = 0;
+        rg_err err;
+        rg_err_clear(&err);
+        if (rg_filter_list_refresh(s->filter, &reloaded, &err) != RG_OK)
+            rg_warn("server: --filter: %s (the previous list stays in force)", rg_err_text(&err));
+        if (reloaded) {
+            atomic_fetch_add(&s->filter_gen, 1);
+            rg_info("server: --filter reloaded (%zu entries)", rg_filter_list_size(s->filter));
+        }
+    }
+    return s->filter;
 }
 
 void rg__job_set_findings(rg__job *j, const rg_guard_stats *st) {
@@ -598,6 +625,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
 }
 
+/* One audit line per request (not /health, /metrics): key id, route
+ * pattern, collection, documents cited, guard finding counts, status. */
+static void audit_request(rg_server *s, rg__req *r, int status, const char *coll) {
+    if (!s->audit || r->route == RG__R_HEALTH || r->route == RG__R_METRICS) return;
+    char ids[RG__MAX_CITED][24];
+    const char *docs[RG__MAX_CITED];
+    int n = r->ncited < RG__MAX_CITED ? r->ncited : RG__MAX_CITED;
+    for (int i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof ids[i], "%lld", (long long)r->cited[i]);
+        docs[i] = ids[i];
+    }
+    rg_audit_record rec = {r->key ? r->key->id : NULL, rg__route_name(r->route),
+                           coll && *coll ? coll : NULL, docs, (size_t)n, &r->findings, status};
+    rg_err err;
+    rg_err_clear(&err);
+    if (rg_audit_append(s->audit, &rec, &err) != RG_OK)
+        rg_error("server: audit log: %s", rg_err_text(&err));
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
     (void)conn;
@@ -607,10 +653,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     double secs = (double)(rg_now_ns() - r->t0) / 1e9;
     int status = r->status ? r->status : 499;
+    char coll[128];
+    snprintf(coll, sizeof coll, "%s", r->coll);
     if (r->job) {
         rg__job *j = r->job;
         pthread_mutex_lock(&j->mu);
         j->conn_gone = 1;
+        /* the job's part of the audit record */
+        for (int k = 0; k < RG_PII__COUNT; k++) r->findings.count[k] += j->findings.count[k];
+        r->findings.total += j->findings.total;
+        for (int i = 0; i < j->ncited && r->ncited < RG__MAX_CITED; i++)
+            r->cited[r->ncited++] = j->cited[i];
+        if (j->coll[0]) snprintf(coll, sizeof coll, "%s", j->coll);
         pthread_mutex_unlock(&j->mu);
         if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
             atomic_store(&j->cancelled, 1);
@@ -620,6 +674,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         r->job = NULL;
     }
     rg__metrics_request(&s->metrics, r->route, status, secs);
+    /* the access log (every line passes the PII log filter) */
+    rg_debug("http: %s %s -> %d in %.1f ms%s%s", r->method == 'G' ? "GET" : r->method == 'P' ? "POST"
+                                                : r->method == 'D' ? "DELETE" : "?",
+             r->url, status, secs * 1e3, r->key ? " key " : "", r->key ? r->key->id : "");
+    audit_request(s, r, status, coll);
     release_slot(r);
     if (r->pp) MHD_destroy_post_processor(r->pp);
     for (int i = 0; i < r->nparts; i++) {
@@ -650,6 +709,32 @@ static char *dup_or_null(rg_server *s, int slot, const char *v) {
     return s->strs[slot];
 }
 
+/* The guard hooks: upstream prompt redaction, output filter, audit log. */
+static rg_status guard_open(rg_server *s, rg_err *err) {
+    const rg_server_config *c = &s->cfg;
+    rg_status rc = rg_guard_open(&s->pii_guard, NULL, 0, err);
+    if (rc == RG_OK && c->upstream_url && c->upstream_redact) {
+        static const char all_pseudo[] = "{\"default\":{\"op\":\"pseudonym\"}}";
+        rc = c->upstream_policy_path ? rg_guard_open_file(&s->up_guard, c->upstream_policy_path, err)
+                                     : rg_guard_open(&s->up_guard, all_pseudo, sizeof all_pseudo - 1, err);
+        if (rc != RG_OK && c->upstream_policy_path)
+            rg_err_prefix(err, "server: --upstream-policy %s", c->upstream_policy_path);
+    }
+    if (rc == RG_OK && c->redact_output) rc = rg_guard_open(&s->out_guard, NULL, 0, err);
+    if (rc == RG_OK && c->filter_path) {
+        rc = rg_filter_list_open(&s->filter, c->filter_path, err);
+        if (rc != RG_OK) rg_err_prefix(err, "server: --filter");
+        atomic_store(&s->filter_checked_ns, rg_now_ns());
+    }
+    if (rc == RG_OK && c->audit_path) {
+        rc = rg_audit_open(&s->audit, c->audit_path, s->audit_key, s->audit_key ? s->audit_keylen : 0,
+                           err);
+        s->audit_key = NULL;
+        if (rc != RG_OK) rg_err_prefix(err, "server: --audit %s", c->audit_path);
+    }
+    return rc;
+}
+
 static void derive_tenant(const uint8_t hash[32], char out[48]) {
     char hex[65];
     rg_hex(hash, 32, hex);
@@ -668,6 +753,12 @@ rg_status rg_server_start(const rg_server_config *cfg, rg_server **out, rg_err *
     s->cfg.upstream_url = dup_or_null(s, 4, cfg->upstream_url);
     s->cfg.upstream_key = dup_or_null(s, 5, cfg->upstream_key);
     s->cfg.upstream_model = dup_or_null(s, 6, cfg->upstream_model);
+    s->cfg.upstream_policy_path = dup_or_null(s, 7, cfg->upstream_policy_path);
+    s->cfg.filter_path = dup_or_null(s, 8, cfg->filter_path);
+    s->cfg.audit_path = dup_or_null(s, 9, cfg->audit_path);
+    s->cfg.audit_key = NULL; /* only used at start-up */
+    s->audit_key = cfg->audit_key;
+    s->audit_keylen = cfg->audit_keylen;
     s->cfg.keys = NULL;
     if (s->cfg.threads < 1) s->cfg.threads = 1;
     if (s->cfg.threads > RG_MAX_THREADS) s->cfg.threads = RG_MAX_THREADS;
@@ -700,6 +791,9 @@ rg_status rg_server_start(const rg_server_config *cfg, rg_server **out, rg_err *
                 return rg_failf(err, RG_INVALID, "server: API key %d is empty", i + 1);
             }
             rg_sha256(k, strlen(k), s->keys[i].hash);
+            char hx[65];
+            rg_hex(s->keys[i].hash, 32, hx);
+            snprintf(s->keys[i].id, sizeof s->keys[i].id, "k%.12s", hx);
             const char *t = cfg->keys[i].tenant;
             if (t && *t) {
                 if (!rg__valid_name(t) || strlen(t) >= sizeof s->keys[i].tenant) {
@@ -717,6 +811,10 @@ rg_status rg_server_start(const rg_server_config *cfg, rg_server **out, rg_err *
         s->n_keys = cfg->n_keys;
     }
 
+    if (guard_open(s, err) != RG_OK) {
+        rg_server_free(s);
+        return err->code;
+    }
     if (s->cfg.embed_model_path) {
         rg_status erc = rg_embed_open(s->cfg.embed_model_path, 0, &s->embedder, err);
         if (erc != RG_OK) {
@@ -823,6 +921,11 @@ void rg_server_free(rg_server *s) {
         job_unref(j);
     }
     rg__backend_close(s);
+    rg_guard_free(s->up_guard);
+    rg_guard_free(s->pii_guard);
+    rg_guard_free(s->out_guard);
+    rg_filter_list_free(s->filter);
+    rg_audit_close(s->audit);
     if (s->embedder) rg_embed_close(s->embedder);
     rg__local_close(s->local);
     pthread_mutex_destroy(&s->embed_mu);

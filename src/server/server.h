@@ -51,6 +51,21 @@ typedef struct rg_server_config {
     int cache_ttl_s;      /* default 600 */
     int max_batch;        /* local model: sequences decoded together (default 16) */
     int ctx_size;         /* local model context (0 = model default, capped) */
+
+    /* compliance guard (docs/guard.md) */
+    int upstream_redact;  /* PII in prompts to --upstream replaced by placeholders
+                             (pseudonym vault per request) and restored in the answer
+                             (default 1) */
+    const char *upstream_policy_path; /* guard policy for that (NULL: every type
+                                         pseudonymised) */
+    const char *filter_path;  /* output filter word/pattern list (reloaded on change) */
+    int redact_output;        /* PII in model output redacted (default policy) */
+    int drop_injected;        /* retrieved chunks flagged as prompt injection are
+                                 left out of the prompt (default: flagged only) */
+    double injection_threshold; /* <= 0: the guard's default (0.5) */
+    const char *audit_path;   /* hash-chained audit log (one line per request) */
+    const void *audit_key;    /* HMAC key for it (NULL: plain SHA-256 chain) */
+    size_t audit_keylen;
 } rg_server_config;
 
 /* Fills c with the defaults above. */

@@ -83,18 +83,22 @@ void rg__cache_put(rg__cache *c, const uint8_t key[32], const char *value);
 typedef struct rg__key {
     uint8_t hash[32];
     char tenant[48];
+    char id[16]; /* "k" + 12 hex of the hash: names the key in the audit log */
     _Atomic int inflight;
 } rg__key;
 
 /* ---- the server ---- */
 typedef struct rg__job rg__job;
 typedef struct rg__local rg__local;
+#define RG__MAX_CITED 32
 
 typedef struct rg__backend rg__backend; /* models + store, server_backend.c */
 
 struct rg_server {
     rg_server_config cfg;
-    char *strs[8]; /* owned copies of cfg strings */
+    char *strs[10]; /* owned copies of cfg strings */
+    const void *audit_key; /* start-up only (not kept after rg_server_start) */
+    size_t audit_keylen;
     struct MHD_Daemon *daemon;
     int port;
     rg__key *keys;
@@ -107,6 +111,15 @@ struct rg_server {
     pthread_mutex_t embed_mu;     /* one rg_embed_texts at a time */
     _Atomic uint64_t write_epoch; /* bumped on every document change (cache key) */
     int64_t started;
+
+    /* guard hooks */
+    rg_guard *up_guard;     /* prompts to the upstream (NULL: off) */
+    rg_guard *pii_guard;    /* default policy: finding counts for the audit log */
+    rg_guard *out_guard;    /* --redact-output */
+    rg_filter_list *filter; /* --filter */
+    _Atomic uint64_t filter_gen; /* bumped on every reload (cache key) */
+    _Atomic uint64_t filter_checked_ns;
+    rg_audit *audit;        /* --audit */
 
     /* worker pool */
     pthread_mutex_t qmu;
@@ -146,6 +159,10 @@ typedef struct rg__req {
     rg__part parts[8];
     int nparts;
     rg__job *job;
+    /* audit: findings, documents cited (routes answered on the poll thread) */
+    rg_guard_stats findings;
+    int64_t cited[RG__MAX_CITED];
+    int ncited;
 } rg__req;
 
 /* Queues a JSON response (takes ownership of j). */
@@ -188,9 +205,19 @@ struct rg__job {
     uint64_t t0, deadline_ns;
     rg__route route;
     char tenant[48];
-    /* guard findings of the request (types and counts; the audit record) */
+    /* for the audit record: guard findings (types and counts), the
+     * collection asked and the documents cited */
     rg_guard_stats findings;
+    char coll[128];
+    int64_t cited[RG__MAX_CITED];
+    int ncited;
 };
+
+/* Records a cited document for the audit log (duplicates ignored). */
+void rg__job_cite(rg__job *j, int64_t doc_id);
+/* Re-reads the --filter list when its file changed (at most once a
+ * second); returns the list or NULL. */
+rg_filter_list *rg__filter_list(rg_server *s);
 
 /* Adds counts to the job's findings (any thread). */
 void rg__job_set_findings(rg__job *j, const rg_guard_stats *st);

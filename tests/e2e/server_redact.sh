@@ -3,7 +3,7 @@
 # API into a collection created with redaction on ({"redact": true}, JSON
 # and multipart, with PII in the source name and metadata too) leave no raw
 # value in the database (+WAL, sqlite3 .dump), the index files, the server
-# log (debug level), search results or answers.  Also: the
+# log (debug level), the audit log, search results or answers.  Also: the
 # collection setting sticks, a policy given at creation is used, and a bad
 # policy is a 400.
 set -u
@@ -40,7 +40,7 @@ raws=(11010519491231002X 13912345678 wang.jianguo@example.com "6222 0212 3456 78
 
 EXTRA=()
 [ -n "${SERVER_EXTRA_ARGS:-}" ] && read -r -a EXTRA <<<"$SERVER_EXTRA_ARGS"
-start_server redact --data "$D/data" --log-level debug "${EXTRA[@]}" || exit 1
+start_server redact --data "$D/data" --log-level debug --audit "$D/audit.jsonl" "${EXTRA[@]}" || exit 1
 
 req POST /v1/collections -d '{"name":"pii","redact":true}'
 expect 201 "create a redacting collection" '"redact":true'
@@ -76,6 +76,9 @@ done
 grep -q '\[EMAIL\]' "$D/answers.txt" || fail "no [EMAIL] tag in results: redaction did not run"
 grep -q '110\*\*\*\*\*\*\*\*\*\*\*002X' "$D/answers.txt" || fail "resident ID not masked in results"
 
+# a raw value in a URL (404) must not reach the log unmasked
+req GET /v1/collections/pii/documents/13912345678; expect 404 "unknown document id"
+
 # a policy given at creation is used (email -> hash)
 req POST /v1/collections -d '{"name":"pol","redact_policy":{"types":{"email":{"op":"hash"}}}}'
 expect 201 "create with a policy" '"redact":true'
@@ -102,7 +105,15 @@ if command -v sqlite3 >/dev/null; then
     done
     case "$dump" in *'"redact":true'*) ;; *) fail "collection setting not stored" ;; esac
 fi
-for f in "$TMP/redact.log" "$D/answers.txt"; do
+[ -s "$D/audit.jsonl" ] || fail "no audit log written"
+"$B" audit verify "$D/audit.jsonl" >/dev/null || fail "audit chain does not verify"
+# the audit record of the first ingest counts what was redacted (types and counts)
+grep -q '"route":"/v1/collections/{c}/documents".*"collection":"pii".*"findings":{[^}]*"cn_id":' "$D/audit.jsonl" \
+    || fail "audit lacks the ingest's findings: $(head -3 "$D/audit.jsonl")"
+# the server's access log went through the PII filter: a raw mobile number in
+# a URL is logged masked
+grep -q 'documents/139\*\*\*\*5678' "$TMP/redact.log" || fail "masked URL not in the debug log"
+for f in "$TMP/redact.log" "$D/audit.jsonl" "$D/answers.txt"; do
     for r in "${raws[@]}"; do
         grep -a -q -F -- "$r" "$f" && fail "raw value '$r' in $(basename "$f")"
     done

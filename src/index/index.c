@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/limits.h"
 #include "core/pool.h"
@@ -202,9 +203,17 @@ rg_status rg__index_reserve(rg_index *ix, size_t want, rg_err *err) {
     /* blocks are 64-byte aligned: allocate fresh and copy (realloc would
      * lose the alignment) */
     unsigned char *l0 = NULL;
-    if (posix_memalign((void **)&l0, 64, cap * ix->blk) != 0)
+    size_t bytes = cap * ix->blk;
+    /* Searches touch blocks at random: with 4 KiB pages nearly every
+     * vector load is a TLB miss (a two-level walk under a hypervisor).
+     * Big arrays get 2 MiB alignment and transparent huge pages. */
+    size_t align = bytes >= ((size_t)4 << 20) ? ((size_t)2 << 20) : 64;
+    if (posix_memalign((void **)&l0, align, bytes) != 0)
         return rg_failf(err, RG_NOMEM, "index: cannot allocate %zu vectors (%zu bytes)", cap,
-                        cap * ix->blk);
+                        bytes);
+#ifdef MADV_HUGEPAGE
+    if (align > 64) (void)madvise(l0, bytes & ~(align - 1), MADV_HUGEPAGE);
+#endif
     if (ix->n) memcpy(l0, ix->l0, ix->n * ix->blk);
     free(ix->l0);
     ix->l0 = l0;
@@ -291,19 +300,19 @@ static inline uint32_t *links_at(const rg_index *ix, uint32_t i, int lev) {
     return lev == 0 ? links0(ix, i) : ix->upper[i] + (size_t)(lev - 1) * (ix->M + 1);
 }
 
-/* Starts loading the first lines of node i's vector (issued for every
- * fresh neighbour before any distance is computed). */
-static inline void prefetch_vec(const rg_index *ix, uint32_t i) {
-    const char *p = (const char *)(ix->l0 + (size_t)i * ix->blk);
-    size_t n = ix->vec_bytes < 256 ? ix->vec_bytes : 256;
-    for (size_t o = 0; o < n; o += 64) __builtin_prefetch(p + o);
+/* Prefetching (measured on 50k x 384 with a loaded 2-core VM; hnswlib
+ * does much the same): when a node is expanded, the first line of every
+ * fresh neighbour is requested at once; while the distance to one
+ * neighbour is computed, the whole vector of the next one streams in.
+ * Prefetching several lines of every neighbour up front overflowed the
+ * miss buffers and stalled. */
+static inline void prefetch_head(const rg_index *ix, uint32_t i) {
+    __builtin_prefetch(ix->l0 + (size_t)i * ix->blk);
 }
 
-/* The rest of node i's vector: issued one neighbour ahead, so a 1.5 KB
- * vector streams in while the previous distance is computed. */
-static inline void prefetch_rest(const rg_index *ix, uint32_t i) {
+static inline void prefetch_vec(const rg_index *ix, uint32_t i) {
     const char *p = (const char *)(ix->l0 + (size_t)i * ix->blk);
-    for (size_t o = 256; o < ix->vec_bytes; o += 64) __builtin_prefetch(p + o);
+    for (size_t o = 0; o < ix->vec_bytes; o += 64) __builtin_prefetch(p + o);
 }
 
 static inline void cpu_relax(void) {
@@ -575,13 +584,13 @@ search_layer_impl(rg_index *ix, rg__searcher *s, const rg__query *q, uint32_t ep
             if (vis[nb] == tag) continue;
             vis[nb] = tag;
             fresh[nf++] = nb;
-            prefetch_vec(ix, nb);
+            prefetch_head(ix, nb);
         }
         if (cand_room(s, nc, (int)nf) != 0) return -1;
         cand = s->cand;
         for (uint32_t j = 0; j < nf; j++) {
             uint32_t nb = fresh[j];
-            if (j + 1 < nf) prefetch_rest(ix, fresh[j + 1]);
+            if (j + 1 < nf) prefetch_vec(ix, fresh[j + 1]);
             float d = dist_fixed(ix, q, nb, i8, l2);
             if (nr < ef || d < lower) {
                 hmin_push(cand, &nc, (rg__pair){d, nb});
@@ -605,9 +614,13 @@ static int search_layer(rg_index *ix, rg__searcher *s, const rg__query *q, uint3
         if (ix->i8) return ix->l2 ? SL(true, false, true, true) : SL(true, false, true, false);
         return ix->l2 ? SL(true, false, false, true) : SL(true, false, false, false);
     }
-    if (!locked && check) { /* query */
+    if (!locked && check) { /* query with a filter or deletions */
         if (ix->i8) return ix->l2 ? SL(false, true, true, true) : SL(false, true, true, false);
         return ix->l2 ? SL(false, true, false, true) : SL(false, true, false, false);
+    }
+    if (!locked && !check) { /* query: every node is a valid result */
+        if (ix->i8) return ix->l2 ? SL(false, false, true, true) : SL(false, false, true, false);
+        return ix->l2 ? SL(false, false, false, true) : SL(false, false, false, false);
     }
     return SL(locked, check, ix->i8, ix->l2);
 #undef SL
@@ -945,7 +958,10 @@ static rg_status search_impl(rg_index *ix, const float *query, int k, int ef,
     float epd = dist_q(ix, &q, ep);
     for (int lev = ix->max_level; lev > 0; lev--) greedy(ix, &q, lev, &ep, &epd, false, NULL);
     int nr;
-    if (search_layer(ix, s, &q, ep, epd, 0, ef, false, true, filter, &nr) != 0) {
+    /* without a filter or tombstones every node may be a result: the walk
+     * then skips the per-node checks (two more cache misses per node) */
+    bool check = filter != NULL || ix->n_deleted != 0;
+    if (search_layer(ix, s, &q, ep, epd, 0, ef, false, check, filter, &nr) != 0) {
         st = rg_failf(err, RG_NOMEM, "index: out of memory (search)");
         goto done;
     }

@@ -631,6 +631,21 @@ int rg_cmd_ingest(int argc, char **argv) {
         } else {
             printf("embedded %zu chunks (dim %d, %zu vectors stored) with %s\n", n_embedded,
                    v.dim, v.n, absm);
+            /* large collections: build (or validate) the HNSW graph now so
+             * the first search does not pay for it */
+            if (v.n >= RG_RAG_HNSW_MIN) {
+                rg_index *vix = NULL;
+                int built = 0;
+                double tb = rg_now_s();
+                if (rg_rag_vec_index(data, cid, &v, 0, 0, &vix, &built, &err) == RG_OK) {
+                    if (built)
+                        printf("built the HNSW graph of %zu vectors in %.1f s\n", v.n, rg_now_s() - tb);
+                } else {
+                    fprintf(stderr, "ragd: ingest: warning: %s (the next search rebuilds it)\n",
+                            rg_err_text(&err));
+                }
+                rg_index_free(vix);
+            }
             rg_rag_vectors_clear(&v);
         }
         rg_embed_close(e);

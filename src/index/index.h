@@ -41,6 +41,8 @@ typedef struct rg_index_params {
     int ef_search;       /* default beam width for searches; default 64 */
     bool rerank;         /* int8 only: keep float copies, re-rank candidates exactly */
     uint64_t seed;       /* level generator seed (builds are reproducible single-threaded) */
+    uint64_t tag;        /* caller's label, saved with the index (e.g. a hash of the data
+                          * it was built from, to tell a stale file); not interpreted */
 } rg_index_params;
 
 /* Fills p with the defaults above (HNSW, IP, F32, dim 0: set it). */

@@ -6,7 +6,8 @@
  *     u32 kind, metric, storage, dim, M, ef_construction, ef_search, flags
  *       (bit 0: rerank floats present)
  *     u64 n (nodes, live + deleted); u64 n_deleted; u64 seed; u64 rng state
- *     i32 max_level (-1 = empty graph); u32 entry; u64 reserved[1]
+ *     i32 max_level (-1 = empty graph); u32 entry; u64 tag (params.tag; 0 in
+ *     files from before it existed)
  *   ids      n x u64
  *   levels   n x u8 (bit 7: deleted, bits 0-6: top layer)
  *   vectors  n x vec_bytes (f32: dim floats; i8: f32 scale, f32 norm2, dim
@@ -147,7 +148,7 @@ rg_status rg_index_save(rg_index *ix, const char *path, rg_err *err) {
     w_u64(&w, ix->rng);
     w_u32(&w, (uint32_t)ix->max_level);
     w_u32(&w, ix->entry);
-    w_u64(&w, 0);
+    w_u64(&w, p->tag);
     w_put(&w, ix->ids, ix->n * 8);
     for (size_t i = 0; i < ix->n; i++) {
         uint8_t b = (uint8_t)(ix->levels[i] | (ix->deleted[i] ? 0x80 : 0));
@@ -261,6 +262,7 @@ rg_status rg_index_load_mem(const void *data, size_t len, bool verify_checksum, 
     uint64_t rng = r_u64(&r);
     int32_t max_level = (int32_t)r_u32(&r);
     uint32_t entry = r_u32(&r);
+    p.tag = r_u64(&r);
     if (n64 > RG_INDEX_MAX_NODES || ndel > n64)
         return rg_failf(err, RG_FORMAT, "index file: node count %llu (deleted %llu) at offset 48",
                         (unsigned long long)n64, (unsigned long long)ndel);

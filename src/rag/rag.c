@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/file.h"
 #include "core/limits.h"
 #include "core/log.h"
@@ -283,27 +284,21 @@ static rg_status bm25_retrieve(rg_rag *r, const char *query, size_t k, int fetch
     return fetch ? fetch_hits(r->s, out, err) : RG_OK;
 }
 
-/* Syncs the collection's vectors and swaps in a flat (exact) index of them. */
+/* Syncs the collection's vectors and swaps in their index: an exact flat
+ * scan for small collections, else the persisted HNSW graph (built when
+ * missing or stale; see rg_rag_vec_index). */
 static rg_status vec_reload(rg_rag *r, size_t *n_embedded, rg_err *err) {
     rg_rag_vectors v;
     pthread_mutex_lock(r->emu);
     rg_status st = rg_rag_vectors_sync(r->s, r->dir, r->cid, r->emb, r->vmodel, &v, n_embedded, err);
     pthread_mutex_unlock(r->emu);
     if (st != RG_OK) return st;
-    rg_index_params p;
-    rg_index_params_default(&p);
-    p.kind = RG_INDEX_FLAT;
-    p.metric = RG_INDEX_IP; /* vectors are L2-normalised: IP = cosine */
-    p.dim = v.dim;
     rg_index *ix = NULL;
-    st = rg_index_new(&p, &ix, err);
-    if (st == RG_OK && v.n) {
-        uint64_t *ids = malloc(v.n * sizeof *ids);
-        if (!ids) st = rg_failf(err, RG_NOMEM, "rag: out of memory");
-        for (size_t i = 0; st == RG_OK && i < v.n; i++) ids[i] = (uint64_t)v.ids[i];
-        if (st == RG_OK) st = rg_index_add_batch(ix, v.n, ids, v.vecs, 1, err);
-        free(ids);
-    }
+    int built = 0;
+    double t0 = rg_now_s();
+    st = rg_rag_vec_index(r->dir, r->cid, &v, r->o.hnsw_min, r->o.no_persist, &ix, &built, err);
+    if (st == RG_OK && built)
+        rg_info("rag: built the HNSW graph of %zu vectors in %.1f s", v.n, rg_now_s() - t0);
     int64_t gen = v.generation;
     rg_rag_vectors_clear(&v);
     if (st != RG_OK) {
@@ -364,7 +359,9 @@ static rg_status vector_retrieve(rg_rag *r, const char *query, size_t k, rg_rag_
     int n = 0;
     if (st == RG_OK) {
         pthread_rwlock_rdlock(&r->lock);
-        st = r->vix ? rg_index_search_exact(r->vix, q, (int)k, NULL, h, &n, err)
+        /* flat indexes scan exactly; HNSW walks with the retrieval beam */
+        int ef = r->o.hnsw_ef > 0 ? r->o.hnsw_ef : RG_RAG_HNSW_EF;
+        st = r->vix ? rg_index_search(r->vix, q, (int)k, ef, NULL, h, &n, err)
                     : rg_failf(err, RG_INVALID, "rag: no vector index");
         pthread_rwlock_unlock(&r->lock);
     }

@@ -25,6 +25,7 @@
 #include "core/buf.h"
 #include "core/status.h"
 #include "embed/embed.h"
+#include "index/index.h"
 #include "store/store.h"
 #include "text/text.h"
 
@@ -32,6 +33,11 @@
 /* Heading (title) words count this many times: a title boost, as a
  * BM25F title field would give; 3 was best on the BEIR fixtures. */
 #define RG_RAG_HEADING_WEIGHT 3
+/* Below this many chunks an exact scan of the vectors is as fast as a
+ * graph walk (about 1 ms at dim 384) and needs no build; above it HNSW. */
+#define RG_RAG_HNSW_MIN 20000
+/* HNSW beam for retrieval: recall@10 ~0.99 on 200k x 384 clustered data */
+#define RG_RAG_HNSW_EF 128
 
 typedef struct rg_rag rg_rag;
 
@@ -41,6 +47,11 @@ typedef struct rg_rag_opts {
     int no_headings;      /* 1: index chunk text only */
     int heading_weight;   /* times the heading is indexed (0 -> RG_RAG_HEADING_WEIGHT) */
     int no_persist;       /* 1: never write the index file (temporary use) */
+    /* vector side: collections with at least this many vectors are searched
+     * through an HNSW graph (persisted beside the vectors) instead of an
+     * exact flat scan.  0 -> RG_RAG_HNSW_MIN; SIZE_MAX: always flat. */
+    size_t hnsw_min;
+    int hnsw_ef;          /* HNSW search beam (0 -> RG_RAG_HNSW_EF; raised to k) */
 } rg_rag_opts;
 
 /* Opens collection `name` of store s (borrowed; must outlive the handle).
@@ -125,6 +136,15 @@ rg_status rg_rag_vectors_sync(rg_store *s, const char *data_dir, int64_t cid, rg
                               const char *model, rg_rag_vectors *out, size_t *n_embedded,
                               rg_err *err);
 void rg_rag_vectors_clear(rg_rag_vectors *v);
+/* The vector index over v (inner product; vectors are normalised): flat
+ * below hnsw_min vectors (0 -> RG_RAG_HNSW_MIN), else HNSW, loaded from
+ * DIR/index/hnsw-<cid>.idx when that file was built from exactly these
+ * ids, vectors and model (a 64-bit hash of them is saved in the file), or
+ * built with all CPUs and saved there (unless no_persist).  *built (may be
+ * NULL) = 1 when a graph was built.  *out: rg_index_free. */
+rg_status rg_rag_vec_index(const char *data_dir, int64_t cid, const rg_rag_vectors *v,
+                           size_t hnsw_min, int no_persist, rg_index **out, int *built,
+                           rg_err *err);
 /* The "embed_model" of a collection's settings JSON (malloc'd) or NULL. */
 char *rg_rag_settings_embed_model(const char *settings_json);
 /* Records model and dim in the collection's settings (no write when

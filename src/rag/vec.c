@@ -136,6 +136,85 @@ static rg_status vec_save(const char *data_dir, int64_t cid, const rg_rag_vector
     return st;
 }
 
+/* ---- the vector index: flat, or HNSW persisted per collection ---- */
+
+static void hnsw_path(const char *dir, int64_t cid, char *out, size_t cap) {
+    snprintf(out, cap, "%s/%s/hnsw-%lld.idx", dir, RG_RAG_INDEX_DIR, (long long)cid);
+}
+
+/* What a graph was built from: ids, vectors, dim and model name. */
+static uint64_t vectors_hash(const rg_rag_vectors *v) {
+    uint64_t h = rg_hash64(v->model ? v->model : "", v->model ? strlen(v->model) : 0, (uint64_t)v->dim);
+    if (v->n) {
+        h = rg_hash64(v->ids, v->n * sizeof *v->ids, h);
+        h = rg_hash64(v->vecs, v->n * (size_t)v->dim * sizeof *v->vecs, h);
+    }
+    return h ? h : 1; /* 0 is "no tag" */
+}
+
+rg_status rg_rag_vec_index(const char *data_dir, int64_t cid, const rg_rag_vectors *v,
+                           size_t hnsw_min, int no_persist, rg_index **out, int *built,
+                           rg_err *err) {
+    *out = NULL;
+    if (built) *built = 0;
+    if (!hnsw_min) hnsw_min = RG_RAG_HNSW_MIN;
+    rg_index_params p;
+    rg_index_params_default(&p);
+    p.metric = RG_INDEX_IP; /* vectors are L2-normalised: IP = cosine */
+    p.dim = v->dim;
+    p.kind = v->n >= hnsw_min ? RG_INDEX_HNSW : RG_INDEX_FLAT;
+    p.ef_search = RG_RAG_HNSW_EF;
+    char path[4096];
+    hnsw_path(data_dir, cid, path, sizeof path);
+    if (p.kind == RG_INDEX_HNSW) {
+        p.tag = vectors_hash(v);
+        rg_index *ix = NULL;
+        rg_err e2;
+        rg_err_clear(&e2);
+        if (rg_index_load(path, &ix, &e2) == RG_OK) {
+            rg_index_params lp;
+            rg_index_get_params(ix, &lp);
+            if (lp.tag == p.tag && lp.kind == RG_INDEX_HNSW && lp.dim == v->dim &&
+                rg_index_count(ix) == v->n) {
+                *out = ix;
+                return RG_OK;
+            }
+            rg_index_free(ix);
+        } else if (e2.code != RG_NOTFOUND && e2.code != RG_IO) {
+            rg_warn("rag: %s; rebuilding the vector graph", rg_err_text(&e2));
+        }
+    }
+    rg_index *ix = NULL;
+    rg_status st = rg_index_new(&p, &ix, err);
+    if (st == RG_OK && v->n) {
+        uint64_t *ids = malloc(v->n * sizeof *ids);
+        if (!ids) st = rg_failf(err, RG_NOMEM, "rag: out of memory");
+        for (size_t i = 0; st == RG_OK && i < v->n; i++) ids[i] = (uint64_t)v->ids[i];
+        /* flat: a copy, one thread is plenty; HNSW: every CPU */
+        if (st == RG_OK)
+            st = rg_index_add_batch(ix, v->n, ids, v->vecs, p.kind == RG_INDEX_HNSW ? 0 : 1, err);
+        free(ids);
+    }
+    if (st == RG_OK && p.kind == RG_INDEX_HNSW) {
+        if (built) *built = 1;
+        if (!no_persist) {
+            char dir[4096];
+            snprintf(dir, sizeof dir, "%s/%s", data_dir, RG_RAG_INDEX_DIR);
+            rg_err e2;
+            rg_err_clear(&e2);
+            /* derived data: a failed save costs a rebuild next time, not the query */
+            if (rg_mkdirs(dir, &e2) != RG_OK || rg_index_save(ix, path, &e2) != RG_OK)
+                rg_warn("rag: %s", rg_err_text(&e2));
+        }
+    }
+    if (st != RG_OK) {
+        rg_index_free(ix);
+        return st;
+    }
+    *out = ix;
+    return RG_OK;
+}
+
 typedef struct sync_ctx {
     const rg_rag_vectors *old;
     rg_rag_vectors *nv;

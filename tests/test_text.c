@@ -47,6 +47,32 @@ RG_TEST(text_english_stem_stop) {
     rg_text_analyzer_free(a);
 }
 
+/* The per-thread stem cache and the ASCII fast path give what the plain
+ * per-character path and a fresh stemmer give: same tokens cold and warm,
+ * words cut at RG_TEXT_MAX_TERM_BYTES, words beside CJK runs and
+ * apostrophes, and long words that bypass the cache. */
+RG_TEST(text_stem_cache_and_fast_path) {
+    rg_text_analyzer *a;
+    REQUIRE(rg_text_analyzer_new(NULL, &a, NULL) == RG_OK);
+    toks k1, k2;
+    const char *t = "Connections connecting connected internationalization's "
+                    "antidisestablishmentarianisms running ran runs o'neil don't";
+    char first[4096];
+    snprintf(first, sizeof first, "%s", analyze(a, t, &k1));
+    CHECK_STREQ(analyze(a, t, &k2), first); /* warm cache */
+    CHECK_STREQ(first, "connect@0 connect@1 connect@2 internation@3 "
+                       "antidisestablishmentarian@4 run@5 ran@6 run@7 o'neil@8");
+    /* over-long words are cut at 64 bytes, digits and letters stay one word */
+    char lw[200];
+    memset(lw, 'a', 150);
+    memcpy(lw + 150, "9 end", 6);
+    CHECK_STREQ(analyze(a, lw, &k1),
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@0 end@1");
+    /* Latin words around a Han run, and a Cyrillic word (not ASCII) */
+    CHECK_STREQ(analyze(a, "abc年假def Москва", &k1), "abc@0 年假@1 def@2 москва@3");
+    rg_text_analyzer_free(a);
+}
+
 RG_TEST(text_chinese_bigrams_words_t2s) {
     rg_text_analyzer *a;
     REQUIRE(rg_text_analyzer_new(NULL, &a, NULL) == RG_OK);

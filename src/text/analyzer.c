@@ -50,21 +50,105 @@ static const char *k_stop[] = {
 };
 #define N_STOP (sizeof k_stop / sizeof k_stop[0])
 
-static int cmp_stop(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static pthread_once_t g_once;
 static void load_resources(void);
+
+/* FNV-1a: short words, called per token */
+static inline uint32_t word_hash(const char *w, size_t n) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)w[i]) * 16777619u;
+    return h;
+}
+
+/* The stop words as an open-addressing set (index + 1; 0 empty), built by
+ * load_resources: a probe or two per word instead of a binary search. */
+#define STOP_SLOTS 1024
+static uint16_t g_stop_set[STOP_SLOTS];
+
+static void stop_set_build(void) {
+    for (size_t i = 0; i < N_STOP; i++) {
+        uint32_t h = word_hash(k_stop[i], strlen(k_stop[i])) & (STOP_SLOTS - 1);
+        while (g_stop_set[h]) h = (h + 1) & (STOP_SLOTS - 1);
+        g_stop_set[h] = (uint16_t)(i + 1);
+    }
+}
 
 int rg__text_is_stopword(const char *w, size_t n) {
     pthread_once(&g_once, load_resources);
     if (n == 0 || n > 15) return 0;
-    char tmp[16];
-    memcpy(tmp, w, n);
-    tmp[n] = 0;
-    const char *key = tmp;
-    return bsearch(&key, k_stop, N_STOP, sizeof k_stop[0], cmp_stop) != NULL;
+    for (uint32_t h = word_hash(w, n) & (STOP_SLOTS - 1);; h = (h + 1) & (STOP_SLOTS - 1)) {
+        uint16_t e = g_stop_set[h];
+        if (!e) return 0;
+        const char *sw = k_stop[e - 1];
+        if (strlen(sw) == n && memcmp(sw, w, n) == 0) return 1;
+    }
+}
+
+/* ---- per-thread stemmer with a cache of recent stems ----
+ *
+ * Snowball was half of the cost of indexing: words repeat (Zipf), so each
+ * thread keeps its stemmer and a direct-mapped cache word -> stem.  The
+ * stem is a pure function of the word, so results are unchanged. */
+#define STEM_SLOTS 65536
+#define STEM_MAX 22 /* longer words (or stems) bypass the cache; 48-byte entries */
+
+typedef struct stem_ent {
+    uint8_t wl, sl; /* wl 0 = empty */
+    char w[STEM_MAX];
+    char s[STEM_MAX + 2];
+} stem_ent;
+
+typedef struct stem_tls {
+    struct sb_stemmer *st;
+    stem_ent ent[STEM_SLOTS];
+} stem_tls;
+
+static pthread_key_t g_stem_key;
+
+static void stem_tls_free(void *p) {
+    stem_tls *t = p;
+    if (!t) return;
+    sb_stemmer_delete(t->st);
+    free(t);
+}
+
+static stem_tls *stem_tls_get(void) {
+    stem_tls *t = pthread_getspecific(g_stem_key);
+    if (t) return t;
+    t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->st = sb_stemmer_new("english", "UTF_8");
+    if (!t->st || pthread_setspecific(g_stem_key, t) != 0) {
+        stem_tls_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* Stem of w[0..n) in *out (valid until the thread's next stem), or NULL
+ * when the stemmer is unavailable. */
+static const char *stem_word(stem_tls *t, const char *w, size_t n, size_t *out_len) {
+    stem_ent *e = NULL;
+    if (n <= STEM_MAX) {
+        e = &t->ent[word_hash(w, n) & (STEM_SLOTS - 1)];
+        if (e->wl == n && memcmp(e->w, w, n) == 0) {
+            *out_len = e->sl;
+            return e->s;
+        }
+    }
+    const sb_symbol *s = sb_stemmer_stem(t->st, (const sb_symbol *)w, (int)n);
+    if (!s) return NULL;
+    int sl = sb_stemmer_length(t->st);
+    if (sl < 0) return NULL;
+    *out_len = (size_t)sl;
+    if (e && (size_t)sl <= STEM_MAX + 1) {
+        e->wl = (uint8_t)n;
+        e->sl = (uint8_t)sl;
+        memcpy(e->w, w, n);
+        memcpy(e->s, s, (size_t)sl);
+        return e->s;
+    }
+    return (const char *)s;
 }
 
 /* ---- process-wide resources ---- */
@@ -76,7 +160,8 @@ static opencc_t g_opencc = (opencc_t)-1;
 static pthread_mutex_t g_opencc_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void load_resources(void) {
-    qsort(k_stop, sizeof k_stop / sizeof k_stop[0], sizeof k_stop[0], cmp_stop);
+    stop_set_build();
+    pthread_key_create(&g_stem_key, stem_tls_free);
     const char *dir = getenv("RAGD_FRISO_DICT");
     if (!dir || !*dir) dir = "/usr/share/friso/dict/UTF-8/";
     char ini[4096];
@@ -123,6 +208,18 @@ static void load_resources(void) {
 /* ---- character classes ---- */
 
 enum { C_SEP = 0, C_WORD = 1, C_HAN = 2, C_CJK = 3, C_APOS = 4 };
+
+/* 1 for ASCII letters and digits (char_class C_WORD below 0x80) */
+static const unsigned char k_ascii_word[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1,
+    ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1,
+    ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
+    ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+};
 
 static int is_han(uint32_t c) {
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) ||
@@ -199,6 +296,18 @@ static int has_han(const char *s, size_t n) {
     return 0;
 }
 
+/* ASCII normalisation: A-Z folded to a-z, control characters to spaces */
+static const unsigned char k_ascii_fold[128] = {
+    32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+    32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+    32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
+    48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63,
+    64, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
+    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 91, 92, 93, 94, 95,
+    96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
+    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 32,
+};
+
 rg_status rg_text_normalize(const rg_text_analyzer *a, const char *text, size_t len, char **out,
                             size_t *out_len, rg_err *err) {
     pthread_once(&g_once, load_resources);
@@ -210,10 +319,7 @@ rg_status rg_text_normalize(const rg_text_analyzer *a, const char *text, size_t 
     if (k == len) {
         char *d = malloc(len + 1);
         if (!d) return rg_failf(err, RG_NOMEM, "text: out of memory normalising %zu bytes", len);
-        for (size_t i = 0; i < len; i++) {
-            unsigned char c = (unsigned char)text[i];
-            d[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : (c < 0x20 || c == 0x7f) ? ' ' : c);
-        }
+        for (size_t i = 0; i < len; i++) d[i] = (char)k_ascii_fold[(unsigned char)text[i]];
         d[len] = 0;
         *out = d;
         if (out_len) *out_len = len;
@@ -267,7 +373,7 @@ typedef struct emitter {
     rg_text_token_fn fn;
     void *ud;
     int stopped;
-    struct sb_stemmer *stem;
+    stem_tls *stem;
     friso_task_t task;
     const rg_text_analyzer *a;
 } emitter;
@@ -292,10 +398,10 @@ static void do_word(emitter *e, char *w, size_t n, uint32_t *pos) {
     uint32_t p = (*pos)++;
     if (!e->a->opts.no_stopwords && rg__text_is_stopword(w, n)) return;
     if (!e->a->opts.no_stem && e->stem && is_latin_word(w, n) && n > 2) {
-        const sb_symbol *s = sb_stemmer_stem(e->stem, (const sb_symbol *)w, (int)n);
+        size_t sl = 0;
+        const char *s = stem_word(e->stem, w, n, &sl);
         if (s) {
-            int sl = sb_stemmer_length(e->stem);
-            emit(e, (const char *)s, (size_t)sl, p, 0);
+            emit(e, s, sl, p, 0);
             return;
         }
     }
@@ -353,7 +459,7 @@ rg_status rg_text_analyze(const rg_text_analyzer *a, const char *text, size_t le
     rg_status st = rg_text_normalize(a, text, len, &s, &n, err);
     if (st != RG_OK) return st;
     emitter e = {fn, ud, 0, NULL, NULL, a};
-    if (!a->opts.no_stem) e.stem = sb_stemmer_new("english", "UTF_8");
+    if (!a->opts.no_stem) e.stem = stem_tls_get();
     uint32_t pos = 0;
     char word[RG_TEXT_MAX_TERM_BYTES + 4];
     size_t wn = 0;
@@ -365,16 +471,33 @@ rg_status rg_text_analyze(const rg_text_analyzer *a, const char *text, size_t le
     size_t offs_cap = offs ? 1024 : 0;
     if (!offs) {
         free(s);
-        sb_stemmer_delete(e.stem);
         return rg_failf(err, RG_NOMEM, "text: out of memory");
     }
     size_t i = 0;
     int prev_cls = C_SEP;
     while (i <= n && !e.stopped) {
+        /* fast path: a run of ASCII letters/digits outside a CJK run is
+         * appended in one go (the per-character path below does the same,
+         * one character at a time; words are cut at RG_TEXT_MAX_TERM_BYTES) */
+        if (i < n && run_n == 0 && k_ascii_word[(unsigned char)s[i]]) {
+            size_t j = i + 1;
+            while (j < n && k_ascii_word[(unsigned char)s[j]]) j++;
+            size_t add = j - i;
+            if (!wcut) {
+                size_t room = RG_TEXT_MAX_TERM_BYTES - wn, take = add < room ? add : room;
+                memcpy(word + wn, s + i, take);
+                wn += take;
+                if (take < add) wcut = 1;
+            }
+            prev_cls = C_WORD;
+            i = j;
+            continue;
+        }
         uint32_t cp = 0;
         int l = 1, cls = C_SEP;
         if (i < n) {
-            l = rg_utf8_decode(s + i, n - i, &cp);
+            if ((unsigned char)s[i] < 0x80) cp = (unsigned char)s[i];
+            else l = rg_utf8_decode(s + i, n - i, &cp);
             cls = char_class(cp);
         }
         /* apostrophe inside a word stays in it (don't, o'neil) */
@@ -422,7 +545,6 @@ rg_status rg_text_analyze(const rg_text_analyzer *a, const char *text, size_t le
     if (run_n > 0 && !e.stopped) do_cjk(&e, s + run_start, run_bytes, offs, run_n, run_han, &pos);
     free(offs);
     if (e.task) friso_free_task(e.task);
-    sb_stemmer_delete(e.stem);
     free(s);
     if (n_positions) *n_positions = pos;
     return RG_OK;

@@ -48,6 +48,8 @@ typedef struct vbuf {
 
 typedef struct bterm {
     uint32_t str_off, str_len, df, last_doc;
+    uint32_t cur_doc;        /* doc number + 1 whose tokens head/tail refer to */
+    uint32_t head, tail, tf; /* this doc's token chain (indices into toks) */
     vbuf docs, pos;
 } bterm;
 
@@ -67,6 +69,7 @@ struct rg_text_builder {
     uint32_t *dl;
     size_t ndocs, docs_cap;
     tokpos *toks;
+    uint32_t *next; /* (toks_cap,) next token of the same term in this doc */
     size_t ntoks, toks_cap;
     int oom;
 };
@@ -129,7 +132,7 @@ static uint32_t builder_term(rg_text_builder *b, const char *t, size_t n) {
     }
     memcpy(b->strs + b->strs_len, t, n);
     uint32_t id = (uint32_t)b->nterms++;
-    b->terms[id] = (bterm){(uint32_t)b->strs_len, (uint32_t)n, 0, 0, {0}, {0}};
+    b->terms[id] = (bterm){(uint32_t)b->strs_len, (uint32_t)n, 0, 0, 0, 0, 0, 0, {0}, {0}};
     b->strs_len += n;
     b->slots[h] = id + 1;
     return id;
@@ -151,6 +154,12 @@ static int builder_tok(void *ud, const char *t, size_t n, uint32_t pos, int extr
             return 1;
         }
         b->toks = nt;
+        uint32_t *nn = realloc(b->next, nc * sizeof *nn);
+        if (!nn) {
+            b->oom = 1;
+            return 1;
+        }
+        b->next = nn;
         b->toks_cap = nc;
     }
     b->toks[b->ntoks++] = (tokpos){id, pos};
@@ -190,22 +199,55 @@ rg_status rg_text_builder_add(rg_text_builder *b, int64_t key, const char *text,
     if (st != RG_OK) return st;
     if (b->oom) return rg_failf(err, RG_NOMEM, "text: out of memory indexing key %lld", (long long)key);
     uint32_t doc = (uint32_t)b->ndocs;
-    qsort(b->toks, b->ntoks, sizeof *b->toks, cmp_tokpos);
-    for (size_t i = 0; i < b->ntoks;) {
-        size_t j = i;
-        while (j < b->ntoks && b->toks[j].term == b->toks[i].term) j++;
+    if (b->ntoks > UINT32_MAX - 1)
+        return rg_failf(err, RG_LIMIT, "text: %zu tokens in key %lld", b->ntoks, (long long)key);
+    /* Group the tokens by term without sorting: chain each term's tokens in
+     * emission order, where its positions already ascend (the analyzer
+     * emits positions in order, and a friso extra term is never also a
+     * positional one).  If a term's positions ever went backwards, fall
+     * back to sorting, which gives the same postings either way. */
+    int sorted_ok = 1;
+    for (size_t i = 0; i < b->ntoks; i++) {
         bterm *t = &b->terms[b->toks[i].term];
+        b->next[i] = UINT32_MAX;
+        if (t->cur_doc != doc + 1) {
+            t->cur_doc = doc + 1;
+            t->head = t->tail = (uint32_t)i;
+            t->tf = 1;
+        } else {
+            if (b->toks[i].pos < b->toks[t->tail].pos) sorted_ok = 0;
+            b->next[t->tail] = (uint32_t)i;
+            t->tail = (uint32_t)i;
+            t->tf++;
+        }
+    }
+    if (!sorted_ok) {
+        qsort(b->toks, b->ntoks, sizeof *b->toks, cmp_tokpos);
+        for (size_t i = 0; i < b->ntoks; i++) {
+            bterm *t = &b->terms[b->toks[i].term];
+            b->next[i] = UINT32_MAX;
+            if (i && b->toks[i - 1].term == b->toks[i].term) {
+                b->next[i - 1] = (uint32_t)i;
+            } else {
+                t->head = (uint32_t)i;
+                t->tf = 0;
+            }
+            t->tf++;
+        }
+    }
+    for (size_t i = 0; i < b->ntoks; i++) {
+        bterm *t = &b->terms[b->toks[i].term];
+        if (t->head != i) continue; /* not the term's first token in this doc */
         uint32_t delta = t->df ? doc - t->last_doc : doc;
-        int ok = vbuf_put(&t->docs, delta) && vbuf_put(&t->docs, (uint32_t)(j - i));
+        int ok = vbuf_put(&t->docs, delta) && vbuf_put(&t->docs, t->tf);
         uint32_t prev = 0;
-        for (size_t k = i; ok && k < j; k++) {
+        for (uint32_t k = (uint32_t)i; ok && k != UINT32_MAX; k = b->next[k]) {
             ok = vbuf_put(&t->pos, b->toks[k].pos - prev);
             prev = b->toks[k].pos;
         }
         if (!ok) return rg_failf(err, RG_NOMEM, "text: out of memory (postings)");
         t->df++;
         t->last_doc = doc;
-        i = j;
     }
     b->keys[doc] = key;
     b->dl[doc] = (uint32_t)(b->ntoks > UINT32_MAX ? UINT32_MAX : b->ntoks);
@@ -225,6 +267,7 @@ void rg_text_builder_free(rg_text_builder *b) {
     free(b->keys);
     free(b->dl);
     free(b->toks);
+    free(b->next);
     free(b);
 }
 

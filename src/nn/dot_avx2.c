@@ -14,6 +14,7 @@
 
 #define AI static inline __attribute__((always_inline))
 
+
 AI float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -22,6 +23,16 @@ AI float hsum8(__m256 v) {
 }
 
 AI float f16(uint16_t h) { return _cvtsh_ss(h); }
+
+/* The four rows of a tile are contiguous, and so is the next tile (which
+ * this thread most likely takes next): it is prefetched as one sequential
+ * stream while this tile is computed, since four interleaved row streams
+ * are slower to fetch from DRAM than one. lines: prefetches per call,
+ * enough to cover the bytes this tile's iteration consumes. */
+AI void prefetch_next(const char *next, size_t off, const int lines) {
+    _Pragma("GCC unroll 4") for (int l = 0; l < lines; l++)
+        _mm_prefetch(next + off + 64 * l, _MM_HINT_T0);
+}
 
 /* 32 4-bit values (16 bytes) -> 32 bytes 0..15: low nibbles, then high */
 AI __m256i nib32(const uint8_t *qs) {
@@ -199,6 +210,7 @@ AI void q40_rows4(int64_t k, const void *w, size_t ws, const void *x, float *y, 
         sy = _mm256_add_epi32(sy, _mm256_permute2x128_si256(sy, sy, 0x01));
         sy = five ? _mm256_slli_epi32(sy, 4) : _mm256_slli_epi32(sy, 3);
         const char *c0 = w0 + i * bs, *c1 = w1 + i * bs, *c2 = w2 + i * bs, *c3 = w3 + i * bs;
+        prefetch_next(w3 + ws, (size_t)i * 4 * bs, 2);
         const size_t qo = five ? offsetof(rg_block_q5_0, qs) : offsetof(rg_block_q4_0, qs);
         uint16_t d0, d1, d2, d3;
         memcpy(&d0, c0, 2);
@@ -245,10 +257,7 @@ static void q5_0_rows4(int64_t k, const void *w, size_t ws, const void *x, float
  * block sums are folded into one register with three hadds ([r0 r1 r2 r3]
  * per 128-bit half) so the float work per block (convert, scale, fma) is
  * done once for four rows; the four f16 scales are gathered with scalar
- * loads (integer ports are idle here) and converted together.  Weights are
- * prefetched RG_PF bytes ahead: on a busy machine the hardware prefetcher
- * alone leaves the four streams waiting on DRAM. */
-#define RG_PF 768
+ * loads (integer ports are idle here) and converted together. */
 AI __m128 scales4(const char *c0, const char *c1, const char *c2, const char *c3) {
     uint16_t d0, d1, d2, d3;
     memcpy(&d0, c0, 2);
@@ -274,15 +283,11 @@ static void q8_0_rows4(int64_t k, const void *w, size_t ws, const void *x, float
                         *b2 = (const rg_block_q8_0 *)((const char *)w + 2 * ws),
                         *b3 = (const rg_block_q8_0 *)((const char *)w + 3 * ws);
     const __m256i ones = _mm256_set1_epi16(1);
+    const char *next = (const char *)w + 4 * ws;
     __m256 acc = _mm256_setzero_ps();
     const int64_t nb = k / RG_QK;
     for (int64_t i = 0; i < nb; i++) {
-        if ((i & 1) == 0) {
-            _mm_prefetch((const char *)(b0 + i) + RG_PF, _MM_HINT_T0);
-            _mm_prefetch((const char *)(b1 + i) + RG_PF, _MM_HINT_T0);
-            _mm_prefetch((const char *)(b2 + i) + RG_PF, _MM_HINT_T0);
-            _mm_prefetch((const char *)(b3 + i) + RG_PF, _MM_HINT_T0);
-        }
+        prefetch_next(next, i * 4 * sizeof(rg_block_q8_0), 3);
         __m256i ya = _mm256_loadu_si256((const __m256i *)a[i].qs);
         __m256i q0 = _mm256_loadu_si256((const __m256i *)b0[i].qs);
         __m256i q1 = _mm256_loadu_si256((const __m256i *)b1[i].qs);
@@ -526,9 +531,62 @@ ROW_FLOAT(f32, float)
 TILE_OF(q4_K)
 TILE_OF(q5_K)
 TILE_OF(q6_K)
-TILE_OF(f16)
 TILE_OF(bf16)
 TILE_OF(f32)
+
+TILE_OF(f16)
+
+/* F16 decode, 4 weight rows x 1 activation: the activation is converted
+ * once per 8 elements for four rows, two accumulators per row hide the
+ * FMA latency, and the four sums are folded with hadds at the end. */
+static void f16_rows4(int64_t k, const void *vw, size_t ws, const void *vx, float *y) {
+    const uint16_t *x = vx;
+    const uint16_t *w0 = vw, *w1 = (const uint16_t *)((const char *)vw + ws),
+                   *w2 = (const uint16_t *)((const char *)vw + 2 * ws),
+                   *w3 = (const uint16_t *)((const char *)vw + 3 * ws);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    int64_t i = 0;
+    for (; i + 16 <= k; i += 16) {
+        prefetch_next((const char *)vw + 4 * ws, (size_t)i * 8, 2);
+        __m256 x0 = ld_f16(x + i), x1 = ld_f16(x + i + 8);
+        a0 = _mm256_fmadd_ps(ld_f16(w0 + i), x0, a0);
+        a1 = _mm256_fmadd_ps(ld_f16(w1 + i), x0, a1);
+        a2 = _mm256_fmadd_ps(ld_f16(w2 + i), x0, a2);
+        a3 = _mm256_fmadd_ps(ld_f16(w3 + i), x0, a3);
+        b0 = _mm256_fmadd_ps(ld_f16(w0 + i + 8), x1, b0);
+        b1 = _mm256_fmadd_ps(ld_f16(w1 + i + 8), x1, b1);
+        b2 = _mm256_fmadd_ps(ld_f16(w2 + i + 8), x1, b2);
+        b3 = _mm256_fmadd_ps(ld_f16(w3 + i + 8), x1, b3);
+    }
+    for (; i + 8 <= k; i += 8) {
+        __m256 x0 = ld_f16(x + i);
+        a0 = _mm256_fmadd_ps(ld_f16(w0 + i), x0, a0);
+        a1 = _mm256_fmadd_ps(ld_f16(w1 + i), x0, a1);
+        a2 = _mm256_fmadd_ps(ld_f16(w2 + i), x0, a2);
+        a3 = _mm256_fmadd_ps(ld_f16(w3 + i), x0, a3);
+    }
+    a0 = _mm256_add_ps(a0, b0);
+    a1 = _mm256_add_ps(a1, b1);
+    a2 = _mm256_add_ps(a2, b2);
+    a3 = _mm256_add_ps(a3, b3);
+    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    float r[4];
+    _mm_storeu_ps(r, unfold4(h));
+    for (; i < k; i++) {
+        float xv = f16(x[i]);
+        r[0] += f16(w0[i]) * xv;
+        r[1] += f16(w1[i]) * xv;
+        r[2] += f16(w2[i]) * xv;
+        r[3] += f16(w3[i]) * xv;
+    }
+    memcpy(y, r, sizeof r);
+}
+
+static void tile_f16_dec(int64_t k, const void *w, size_t ws, int nr, const void *x, size_t xs,
+                         int nc, float *y, size_t ys) {
+    if (nc == 1 && nr == 4) f16_rows4(k, w, ws, x, y);
+    else tile_f16(k, w, ws, nr, x, xs, nc, y, ys);
+}
 
 /* ---- activation conversion ---- */
 
@@ -634,7 +692,7 @@ void rg__kernels_avx2(rg__kernels *k) {
     k->tile[RG_DTYPE_Q4_K] = tile_q4_K;
     k->tile[RG_DTYPE_Q5_K] = tile_q5_K;
     k->tile[RG_DTYPE_Q6_K] = tile_q6_K;
-    k->tile[RG_DTYPE_F16] = tile_f16;
+    k->tile[RG_DTYPE_F16] = tile_f16_dec;
     k->tile[RG_DTYPE_BF16] = tile_bf16;
     k->tile[RG_DTYPE_F32] = tile_f32;
     k->act[RG_DTYPE_Q8_0] = act_q8_0;

@@ -1,6 +1,6 @@
 /* bench_mkmodel.c - benchmark helpers for bench/llm.sh:
  *   bench_mkmodel OUT.gguf SHAPE TYPE   writes a random-weight model of a real
- *       shape (smollm2-135m | qwen2.5-0.5b) in f32|f16|q8_0|q4_0|q4_k_m
+ *       shape (smollm2-135m | qwen2.5-0.5b; tiny for engine-only measurements) in f32|f16|q8_0|q4_0|q4_k_m
  *   bench_mkmodel --bw THREADS          memory bandwidth in GB/s (STREAM-like
  *       triad a = b + s*c over three 256 MiB arrays, best of 5)
  * Shapes as in ../shared/BASELINES.md. */
@@ -60,7 +60,7 @@ static int bandwidth(int nth) {
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--bw")) return bandwidth(atoi(argv[2]));
     if (argc != 4) {
-        fprintf(stderr, "usage: bench_mkmodel OUT.gguf smollm2-135m|qwen2.5-0.5b "
+        fprintf(stderr, "usage: bench_mkmodel OUT.gguf smollm2-135m|qwen2.5-0.5b|tiny "
                         "f32|f16|q8_0|q4_0|q4_k_m\n       bench_mkmodel --bw THREADS\n");
         return 2;
     }
@@ -71,6 +71,9 @@ int main(int argc, char **argv) {
                                RG_DTYPE_F16, false, true, 1};
     } else if (!strcmp(argv[2], "qwen2.5-0.5b")) {
         p = (rg_llm_mk_params){RG_LLM_ARCH_QWEN2, 151936, 896, 24, 14, 2, 4864, 32768, 1e6f,
+                               RG_DTYPE_F16, false, true, 1};
+    } else if (!strcmp(argv[2], "tiny")) { /* for engine-only measurements */
+        p = (rg_llm_mk_params){RG_LLM_ARCH_QWEN2, 512, 64, 2, 4, 2, 128, 32768, 1e6f,
                                RG_DTYPE_F16, false, true, 1};
     } else {
         fprintf(stderr, "bench_mkmodel: unknown shape '%s'\n", argv[2]);

@@ -4,7 +4,11 @@
  * prints aggregate generated tokens/s, TTFT P50/P99, inter-token P99 and
  * KV memory held per token stored at the busiest step;
  *   bench_sched MODEL.gguf --prefix 1000   TTFT of a request, then of a
- * second one sharing its first 1000 tokens (prefix cache). */
+ * second one sharing its first 1000 tokens (prefix cache);
+ *   bench_sched MODEL.gguf --kv STREAMS MIN MAX   KV memory held / tokens
+ * stored while STREAMS sequences of random prompt lengths in [MIN, MAX]
+ * decode 48 tokens each (depends on lengths and the block size only, so
+ * any model will do), and the step rate. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +81,77 @@ static rg_sched_req req_for(int32_t *prompt, int n, int gen, stream *s) {
     return r;
 }
 
+static int kv_main(rg_llm_model *m, int streams, int lo, int hi) {
+    int n_vocab = rg_llm_model_hparams(m)->n_vocab;
+    if (streams < 1 || lo < 1 || hi < lo) return 2;
+    const int G = 48;
+    rg_sched_params p;
+    rg_sched_params_init(&p);
+    p.max_batch = streams;
+    p.chunk = 2048; /* every prompt in a few steps: all sequences decode together */
+    p.n_ctx = (hi + G + 2 * RG_LLM_KV_BLOCK) * streams;
+    p.n_threads = 2;
+    rg_sched *s;
+    rg_err e;
+    if (rg_sched_new(m, &p, &s, &e)) {
+        fprintf(stderr, "%s\n", e.msg);
+        return 1;
+    }
+    stream *st = calloc((size_t)streams, sizeof *st);
+    int32_t **pr = calloc((size_t)streams, sizeof *pr);
+    unsigned long long rng = 7;
+    int64_t total_len = 0;
+    for (int i = 0; i < streams; i++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        int len = lo + (int)((rng >> 33) % (unsigned long long)(hi - lo + 1));
+        total_len += len;
+        pr[i] = malloc(sizeof(int32_t) * (size_t)len);
+        for (int k = 0; k < len; k++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            pr[i][k] = (int32_t)((rng >> 33) % (unsigned long long)n_vocab);
+        }
+        st[i].cap = G + 1;
+        st[i].gaps = malloc(sizeof(double) * (size_t)st[i].cap);
+        rg_sched_req r = req_for(pr[i], len, G, &st[i]);
+        rg_sched_submit(s, &r, &e);
+    }
+    double worst = 0, sum = 0;
+    int n = 0;
+    int64_t steps0 = -1;
+    double t0 = 0;
+    for (;;) {
+        rg_sched_metrics met;
+        rg_sched_metrics_get(s, &met);
+        int decoding = met.running == streams && met.kv_tokens_stored >= total_len;
+        if (decoding) {
+            if (steps0 < 0) steps0 = met.steps, t0 = rg_now_s();
+            if (met.kv_held_per_stored > worst) worst = met.kv_held_per_stored;
+            sum += met.kv_held_per_stored;
+            n++;
+        }
+        pthread_mutex_lock(&mu);
+        int all = 1;
+        for (int i = 0; i < streams; i++) all &= st[i].done;
+        pthread_mutex_unlock(&mu);
+        if (all || (steps0 >= 0 && !decoding)) {
+            double dt = rg_now_s() - t0;
+            printf("kv: %d sequences of %d..%d prompt tokens (mean %.0f), block %d: held/stored mean %.4f, worst "
+                   "%.4f (goal <= 1.05); %d-way decode step %.1f ms\n",
+                   streams, lo, hi, (double)total_len / streams, RG_LLM_KV_BLOCK, n ? sum / n : 0, worst, streams,
+                   steps0 >= 0 && met.steps > steps0 ? dt * 1e3 / (double)(met.steps - steps0) : 0);
+            break;
+        }
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    wait_done(st, streams);
+    for (int i = 0; i < streams; i++) free(pr[i]), free(st[i].gaps);
+    free(pr), free(st);
+    rg_sched_free(s);
+    rg_llm_model_close(m);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: bench_sched MODEL.gguf STREAMS|--prefix N [PROMPT GEN THREADS]\n");
@@ -89,6 +164,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     int n_vocab = rg_llm_model_hparams(m)->n_vocab;
+    if (!strcmp(argv[2], "--kv") && argc == 6) return kv_main(m, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     int prefix = !strcmp(argv[2], "--prefix");
     int streams = prefix ? 1 : atoi(argv[2]);
     int P = argc > 3 ? atoi(argv[3]) : 64, G = argc > 4 ? atoi(argv[4]) : 32;
@@ -141,11 +217,7 @@ int main(int argc, char **argv) {
         for (;;) {
             rg_sched_metrics met;
             rg_sched_metrics_get(s, &met);
-            int64_t held = (int64_t)(met.kv_blocks_total - met.kv_blocks_free) * RG_LLM_KV_BLOCK;
-            if (met.running == streams && met.kv_tokens_stored > 0) {
-                double r = (double)held / (double)met.kv_tokens_stored;
-                if (r > ratio) ratio = r;
-            }
+            if (met.running == streams && met.kv_held_per_stored > ratio) ratio = met.kv_held_per_stored;
             pthread_mutex_lock(&mu);
             int all = 1;
             for (int i = 0; i < streams; i++) all &= st[i].done;

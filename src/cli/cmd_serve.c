@@ -37,6 +37,10 @@ static void help(void) {
            "                       --max-batch + 1)\n"
            "  --max-batch N        -m: sequences the continuous-batching engine decodes\n"
            "                       together (default 16); KV cache pages are shared\n"
+           "  --kv-tokens N        -m: KV-cache pool in tokens over all sequences (default\n"
+           "                       context x max-batch / 4; blocks of 32 positions are\n"
+           "                       allocated on demand, shared by common prefixes)\n"
+           "  --engine-threads N   -m: compute threads of the engine (default: all CPUs)\n"
            "  --max-queue N        queued generations before 503 (default 64)\n"
            "  --max-inflight N     requests in flight before 503 (default 512)\n"
            "  --max-per-key N      concurrent requests per API key before 429 (default 16)\n"
@@ -203,6 +207,10 @@ int rg_cmd_serve(int argc, char **argv) {
             INT_OPT(workers, 1, 256);
         } else if (!strcmp(a, "--max-batch")) {
             INT_OPT(max_batch, 1, 128);
+        } else if (!strcmp(a, "--kv-tokens")) {
+            INT_OPT(kv_tokens, 32, 1 << 24);
+        } else if (!strcmp(a, "--engine-threads")) {
+            INT_OPT(engine_threads, 1, 256);
         } else if (!strcmp(a, "--max-queue")) {
             INT_OPT(max_queue, 1, 1000000);
         } else if (!strcmp(a, "--max-inflight")) {

@@ -79,7 +79,9 @@ uint64_t rg_llm_model_n_params(const rg_llm_model *m);
 
 /* ---- context (run state + KV cache) ---- */
 
+#ifndef RG_LLM_KV_BLOCK /* -DRG_LLM_KV_BLOCK=16 builds a variant (bench/sched.sh compares) */
 #define RG_LLM_KV_BLOCK 32 /* positions per KV-cache block */
+#endif
 
 typedef struct rg_llm_ctx_params {
     int n_ctx;         /* KV slots over all sequences; 0 = min(n_ctx_train, RG_LLM_DEFAULT_CTX) */

@@ -27,7 +27,8 @@ struct rg__local {
     int n_ctx;
 };
 
-rg_status rg__local_open(const char *path, int ctx_size, int max_batch, rg__local **out, rg_err *err) {
+rg_status rg__local_open(const char *path, int ctx_size, int max_batch, int kv_tokens, int n_threads,
+                         rg__local **out, rg_err *err) {
     *out = NULL;
     rg__local *L = calloc(1, sizeof *L);
     if (!L) return rg_failf(err, RG_NOMEM, "out of memory");
@@ -43,6 +44,8 @@ rg_status rg__local_open(const char *path, int ctx_size, int max_batch, rg__loca
         p.n_ctx = L->n_ctx * (p.max_batch >= 4 ? p.max_batch / 4 : 1);
         const char *kv = getenv("RAGD_KV_TOKENS");
         if (kv && atoi(kv) > 0) p.n_ctx = atoi(kv);
+        if (kv_tokens > 0) p.n_ctx = kv_tokens;
+        p.n_threads = n_threads;
         rc = rg_sched_new(L->m, &p, &L->sched, err);
     }
     if (rc == RG_OK) rc = rg_tok_from_gguf(rg_llm_model_gguf(L->m), &L->tok, err);

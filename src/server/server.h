@@ -51,6 +51,9 @@ typedef struct rg_server_config {
     int cache_ttl_s;      /* default 600 */
     int max_batch;        /* local model: sequences decoded together (default 16) */
     int ctx_size;         /* local model context (0 = model default, capped) */
+    int kv_tokens;        /* local model: KV pool in tokens over all sequences (0 = the
+                             context x max_batch / 4; env RAGD_KV_TOKENS) */
+    int engine_threads;   /* local model: compute threads of the engine (0 = all CPUs) */
 
     /* compliance guard (docs/guard.md) */
     int upstream_redact;  /* PII in prompts to --upstream replaced by placeholders

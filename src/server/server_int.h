@@ -312,7 +312,8 @@ typedef struct rg__local_params {
 /* Called with each generated piece (bytes; may split a code point); a
  * nonzero return stops generation. */
 typedef int (*rg__piece_fn)(void *ud, const char *s, size_t n);
-rg_status rg__local_open(const char *path, int ctx_size, int max_batch, rg__local **out, rg_err *err);
+rg_status rg__local_open(const char *path, int ctx_size, int max_batch, int kv_tokens, int n_threads,
+                         rg__local **out, rg_err *err);
 /* The continuous-batching engine's gauges (running, waiting, KV blocks,
  * prefix-cache tokens). */
 struct rg_sched_metrics;

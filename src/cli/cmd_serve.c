@@ -63,7 +63,9 @@ static void help(void) {
            "                       the prompt (default: flag them in citations)\n"
            "  --injection-threshold X  flag at score >= X (default 0.5)\n"
            "  --audit FILE         hash-chained audit log, one line per request (HMAC key\n"
-           "                       from $RAGD_AUDIT_KEY; check with 'ragd audit verify')\n\n"
+           "                       from $RAGD_AUDIT_KEY; check with 'ragd audit verify')\n"
+           "  --audit-sync-ms N    flush audit lines to disk in groups every N ms (default\n"
+           "                       100; 0 = fdatasync each line)\n\n"
            "Without --api-key/--api-keys the server is open to anyone who can reach it\n"
            "(it says so at start-up).  Stop it with Ctrl-C (SIGINT) or SIGTERM.\n");
 }
@@ -162,6 +164,8 @@ int rg_cmd_serve(int argc, char **argv) {
         } else if (!strcmp(a, "--audit")) {
             NEED_VALUE();
             cfg.audit_path = v;
+        } else if (!strcmp(a, "--audit-sync-ms")) {
+            INT_OPT(audit_sync_ms, 0, 60000);
         } else if (!strcmp(a, "--upstream-key")) {
             NEED_VALUE();
             cfg.upstream_key = v;

@@ -33,6 +33,8 @@ struct rg_audit {
     size_t keylen;
     uint64_t seq;
     char prev[65];
+    int deferred; /* rg_audit_set_deferred_sync: fdatasync in rg_audit_sync */
+    int dirty;    /* lines written since the last fdatasync */
 };
 
 static const char ZERO_HASH[65] = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -243,7 +245,9 @@ rg_status rg_audit_append(rg_audit *a, const rg_audit_record *r, rg_err *err) {
         done += (size_t)w;
     }
     free(line);
-    if (!st && fdatasync(a->fd) != 0)
+    if (!st && a->deferred)
+        a->dirty = 1;
+    else if (!st && fdatasync(a->fd) != 0)
         st = rg_failf(err, RG_IO, "%s: audit fdatasync failed: %s", a->path, strerror(errno));
     if (!st) {
         a->seq++;
@@ -254,8 +258,31 @@ out:
     return st;
 }
 
+void rg_audit_set_deferred_sync(rg_audit *a, int on) {
+    pthread_mutex_lock(&a->mu);
+    a->deferred = on;
+    pthread_mutex_unlock(&a->mu);
+}
+
+rg_status rg_audit_sync(rg_audit *a, rg_err *err) {
+    pthread_mutex_lock(&a->mu);
+    int dirty = a->dirty;
+    a->dirty = 0;
+    pthread_mutex_unlock(&a->mu);
+    /* outside the lock: appends go on while the disk flushes (fdatasync
+     * covers every write(2) that returned before it) */
+    if (dirty && fdatasync(a->fd) != 0) {
+        pthread_mutex_lock(&a->mu);
+        a->dirty = 1;
+        pthread_mutex_unlock(&a->mu);
+        return rg_failf(err, RG_IO, "%s: audit fdatasync failed: %s", a->path, strerror(errno));
+    }
+    return RG_OK;
+}
+
 void rg_audit_close(rg_audit *a) {
     if (!a) return;
+    if (a->dirty) (void)fdatasync(a->fd);
     close(a->fd);
     pthread_mutex_destroy(&a->mu);
     memset(a->key, 0, sizeof a->key);

@@ -202,6 +202,14 @@ rg_status rg_audit_open(rg_audit **out, const char *path, const void *key, size_
                         rg_err *err);
 /* Appends one line (one write(2), then fdatasync).  Thread-safe. */
 rg_status rg_audit_append(rg_audit *a, const rg_audit_record *r, rg_err *err);
+/* Group commit: with on, rg_audit_append writes its line (one write(2):
+ * a crash of the process loses nothing) but leaves the fdatasync to
+ * rg_audit_sync, which the owner calls periodically (a power loss can
+ * lose the lines since the last sync).  Default off: every append syncs. */
+void rg_audit_set_deferred_sync(rg_audit *a, int on);
+/* fdatasync when lines were appended since the last one.  Thread-safe. */
+rg_status rg_audit_sync(rg_audit *a, rg_err *err);
+/* Syncs pending lines and closes. */
 void rg_audit_close(rg_audit *a);
 
 /* Verifies the chain of path.  Returns RG_OK with *nlines; on a broken

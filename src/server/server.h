@@ -69,6 +69,8 @@ typedef struct rg_server_config {
     const char *audit_path;   /* hash-chained audit log (one line per request) */
     const void *audit_key;    /* HMAC key for it (NULL: plain SHA-256 chain) */
     size_t audit_keylen;
+    int audit_sync_ms;        /* audit lines are fdatasync'd in groups at most this
+                                 often (default 100); 0: every line before the next */
 } rg_server_config;
 
 /* Fills c with the defaults above. */

@@ -120,6 +120,10 @@ struct rg_server {
     _Atomic uint64_t filter_gen; /* bumped on every reload (cache key) */
     _Atomic uint64_t filter_checked_ns;
     rg_audit *audit;        /* --audit */
+    pthread_t audit_thr;    /* group commit of the audit log (audit_sync_ms > 0) */
+    int audit_thr_on, audit_stop;
+    pthread_mutex_t audit_mu;
+    pthread_cond_t audit_cv;
 
     /* worker pool */
     pthread_mutex_t qmu;

@@ -1,0 +1,126 @@
+#!/bin/bash
+# bench/server_guard.sh - what vector/hybrid search and the guard hooks cost
+# over HTTP (wrk on loopback):
+#   - documents POSTed with --embed-model (embedding on ingest), per chunk;
+#   - POST .../search with mode bm25, vector, hybrid (k=5);
+#   - bm25 search again with --audit (a line per request; fdatasync grouped
+#     every 100 ms, or per line with --audit-sync-ms 0);
+#   - ingest into a {"redact":true} collection vs a plain one.
+# Knobs: RAGD_BENCH_CHUNKS (default 2000), RAGD_BENCH_SECS (5), QUICK=1
+# (500 chunks, 2 s).  Embedding model: RAGD_BENCH_EMBED (default the
+# fixture tiny-bert-f32; skipped when absent).  No peer figure in
+# BASELINES.md for HTTP hybrid search.
+set -u
+cd "$(dirname "$0")/.."
+B=${RAGD_BIN:-$PWD/ragd}
+T=${RAGD_BENCH_TMP:-$(mktemp -d)}/server_guard
+SECS=${RAGD_BENCH_SECS:-5}
+CHUNKS=${RAGD_BENCH_CHUNKS:-2000}
+[ -n "${QUICK:-}" ] && SECS=2 && CHUNKS=500
+M=${RAGD_BENCH_EMBED:-../shared/fixtures/models/tiny-bert-f32.gguf}
+command -v wrk >/dev/null && command -v curl >/dev/null || { echo "skip: wrk and curl needed"; exit 0; }
+[ -f "$M" ] || { echo "skip: embedding model $M absent"; exit 0; }
+rm -rf "$T"; mkdir -p "$T"
+
+PID=
+start() { # args...
+    "$B" serve --port 0 --threads 2 --cache 0 --max-inflight 100000 "$@" 2>"$T/server.log" &
+    PID=$!
+    PORT=
+    for _ in $(seq 1 100); do
+        PORT=$(grep -o 'serving on http://127.0.0.1:[0-9]*' "$T/server.log" | grep -o '[0-9]*$')
+        [ -n "$PORT" ] && break
+        sleep 0.1
+    done
+    [ -n "$PORT" ] || { echo "server did not start"; cat "$T/server.log"; exit 1; }
+    URL=http://127.0.0.1:$PORT
+}
+stop() { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }
+trap stop EXIT
+
+# one chunk per document (~600 bytes of words from a 3,000-word vocabulary),
+# with a phone number and an email in each so redaction has work to do
+DOCS=$CHUNKS
+awk -v docs="$DOCS" -v dir="$T" 'BEGIN {
+    srand(7);
+    for (i = 0; i < 3000; i++) { w = ""; n = 3 + int(rand() * 6);
+        for (j = 0; j < n; j++) w = w sprintf("%c", 97 + int(rand() * 26)); vocab[i] = w }
+    for (d = 0; d < docs; d++) {
+        f = sprintf("%s/doc%05d.json", dir, d); s = "";
+        while (length(s) < 560) s = s vocab[int(3000 ^ rand()) - 1] " ";
+        printf "{\"source\":\"doc%05d.txt\",\"text\":\"%s call 139%08d or mail u%d@example.com.\"}\n", d, s, d, d > f; close(f)
+    }
+    for (q = 0; q < 500; q++)
+        printf "%s %s %s\n", vocab[int(3000 ^ (0.5 + 0.5 * rand())) - 1], vocab[int(3000 ^ (0.5 + 0.5 * rand())) - 1],
+            vocab[int(3000 ^ (0.5 + 0.5 * rand())) - 1] > (dir "/queries.txt")
+}'
+ingest() { # collection -> seconds
+    local t0 t1
+    t0=$(date +%s.%N)
+    for f in "$T"/doc*.json; do
+        curl -s -o /dev/null -w '%{http_code}\n' -X POST "$URL/v1/collections/$1/documents" \
+            -H 'Content-Type: application/json' --data-binary @"$f"
+    done | sort | uniq -c | grep -v ' 201$' && { echo "ingest into $1 failed"; exit 1; }
+    t1=$(date +%s.%N)
+    echo "$t1 - $t0" | bc
+}
+lua() { # mode -> script
+    cat >"$T/search-$1.lua" <<LUA
+local qs = {}
+for l in io.lines("$T/queries.txt") do qs[#qs + 1] = l end
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  i = i % #qs + 1
+  return wrk.format(nil, "/v1/collections/$2/search", nil, '{"query":"' .. qs[i] .. '","k":5,"mode":"$1"}')
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %.0f %.2f %.2f %d %d\n", summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.requests))
+end
+LUA
+    echo "$T/search-$1.lua"
+}
+run() { # label mode collection
+    local r s
+    s=$(lua "$2" "$3")
+    curl -s -o /dev/null -X POST "$URL/v1/collections/$3/search" -d "{\"query\":\"warm\",\"mode\":\"$2\"}"
+    r=$(wrk -t2 -c8 -d"${SECS}s" -s "$s" "$URL" 2>&1 | grep '^RESULT')
+    set -- "$1" $r # $2 = RESULT
+    printf '| %-34s | %7s | %8s | %8s | %5s of %s |\n' "$1" "$3" "$4" "$5" "$6" "$7"
+}
+
+start --data "$T/data" --embed-model "$M"
+curl -s -o /dev/null -X POST "$URL/v1/collections" -d '{"name":"v"}'
+curl -s -o /dev/null -X POST "$URL/v1/collections" -d '{"name":"r","redact":true}'
+te=$(ingest v)
+tr=$(ingest r)
+stop
+start --data "$T/data2"
+curl -s -o /dev/null -X POST "$URL/v1/collections" -d '{"name":"p"}'
+tp=$(ingest p)
+stop
+printf 'ingest over HTTP (one curl per document, %d documents of one chunk):\n' "$DOCS"
+printf '  plain %.2f ms/doc; with embedding (%s) %.2f ms/doc; redacting + embedding %.2f ms/doc\n' \
+    "$(echo "$tp * 1000 / $DOCS" | bc -l)" "$(basename "$M")" "$(echo "$te * 1000 / $DOCS" | bc -l)" \
+    "$(echo "$tr * 1000 / $DOCS" | bc -l)"
+
+echo
+echo "wrk -t2 -c8 -d${SECS}s on 127.0.0.1, search k=5 over $CHUNKS chunks (machine shared: figures are noisy)"
+echo "| search                             |     QPS | P50 (ms) | P99 (ms) | errors       |"
+echo "|------------------------------------|--------:|---------:|---------:|--------------|"
+start --data "$T/data" --embed-model "$M"
+run "bm25" bm25 v
+run "vector ($(basename "$M"))" vector v
+run "hybrid (RRF of both)" hybrid v
+stop
+start --data "$T/data" --embed-model "$M" --audit "$T/audit.jsonl"
+run "bm25, --audit (group commit 100 ms)" bm25 v
+stop
+start --data "$T/data" --embed-model "$M" --audit "$T/audit.jsonl" --audit-sync-ms 0
+run "bm25, --audit --audit-sync-ms 0" bm25 v
+stop
+"$B" audit verify "$T/audit.jsonl"

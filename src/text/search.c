@@ -594,6 +594,9 @@ rg_status rg_text_search(const rg_text_index *cix, const rg_text_analyzer *a, co
         for (size_t i = 0; i < s->ntouched; i++) {
             uint32_t d = s->touched[i];
             if ((s->flag[d] & 2) || s->must[d] < need) continue;
+            /* most documents lose to the heap's worst at once: skip the call
+             * (ties still go through heap_push, which breaks them by key) */
+            if (nh == k && s->acc[d] < hits[0].score) continue;
             heap_push(hits, &nh, k, (rg_text_hit){ix->keys[d], s->acc[d]});
         }
         qsort(hits, nh, sizeof *hits, cmp_hit);

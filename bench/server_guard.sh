@@ -6,8 +6,8 @@
 #   - bm25 search again with --audit (a line per request; fdatasync grouped
 #     every 100 ms, or per line with --audit-sync-ms 0);
 #   - ingest into a {"redact":true} collection vs a plain one.
-# Knobs: RAGD_BENCH_CHUNKS (default 2000), RAGD_BENCH_SECS (5), QUICK=1
-# (500 chunks, 2 s).  Embedding model: RAGD_BENCH_EMBED (default the
+# Knobs: RAGD_BENCH_CHUNKS (default 500), RAGD_BENCH_SECS (5), QUICK=1
+# (200 chunks, 2 s).  Embedding model: RAGD_BENCH_EMBED (default the
 # fixture tiny-bert-f32; skipped when absent).  No peer figure in
 # BASELINES.md for HTTP hybrid search.
 set -u
@@ -15,8 +15,8 @@ cd "$(dirname "$0")/.."
 B=${RAGD_BIN:-$PWD/ragd}
 T=${RAGD_BENCH_TMP:-$(mktemp -d)}/server_guard
 SECS=${RAGD_BENCH_SECS:-5}
-CHUNKS=${RAGD_BENCH_CHUNKS:-2000}
-[ -n "${QUICK:-}" ] && SECS=2 && CHUNKS=500
+CHUNKS=${RAGD_BENCH_CHUNKS:-500}
+[ -n "${QUICK:-}" ] && SECS=2 && CHUNKS=200
 M=${RAGD_BENCH_EMBED:-../shared/fixtures/models/tiny-bert-f32.gguf}
 command -v wrk >/dev/null && command -v curl >/dev/null || { echo "skip: wrk and curl needed"; exit 0; }
 [ -f "$M" ] || { echo "skip: embedding model $M absent"; exit 0; }

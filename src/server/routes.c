@@ -354,6 +354,88 @@ json_t *rg__hit_json(const rg_rag_hit *h) {
     return o;
 }
 
+/* The search response, written directly (the same bytes json_dumps gives
+ * for rg__hit_json): jansson's pack + dump of the chunk texts was a third
+ * of the CPU.  Documents found are added to cited[] (the audit record). */
+static rg_status write_results(const rg_rag_results *res, const char *mode, rg_buf *out,
+                               int64_t *cited, int *ncited) {
+    rg_status rc = rg_buf_puts(out, "{\"object\":\"search.results\",\"results\":[");
+    for (size_t i = 0; rc == RG_OK && i < res->n; i++) {
+        const rg_rag_hit *h = &res->hits[i];
+        int dup = 0;
+        for (int j = 0; j < *ncited; j++) dup |= cited[j] == h->doc_id;
+        if (!dup && *ncited < RG__MAX_CITED) cited[(*ncited)++] = h->doc_id;
+        if (i) rc = rg_buf_putc(out, ',');
+        if (rc == RG_OK) rc = rg_buf_puts(out, "{\"document_id\":");
+        if (rc == RG_OK) rc = rg__jw_int(out, (long long)h->doc_id);
+        if (rc == RG_OK) rc = rg_buf_puts(out, ",\"chunk_id\":");
+        if (rc == RG_OK) rc = rg__jw_int(out, (long long)h->chunk_id);
+        if (rc == RG_OK) rc = rg_buf_puts(out, ",\"source\":");
+        if (rc == RG_OK) rc = rg__jw_cstr(out, h->source);
+        if (rc == RG_OK) rc = rg_buf_puts(out, ",\"text\":");
+        if (rc == RG_OK) rc = rg__jw_str(out, h->text ? h->text : "", h->text ? h->text_len : 0);
+        if (rc == RG_OK) rc = rg_buf_puts(out, ",\"score\":");
+        if (rc == RG_OK) rc = rg__jw_real(out, h->score);
+        if (rc == RG_OK) rc = rg_buf_puts(out, ",\"page\":");
+        if (rc == RG_OK) rc = h->page > 0 ? rg__jw_int(out, h->page) : rg_buf_puts(out, "null");
+        if (rc == RG_OK) rc = rg_buf_puts(out, ",\"heading\":");
+        if (rc == RG_OK)
+            rc = h->heading && *h->heading ? rg__jw_cstr(out, h->heading) : rg_buf_puts(out, "null");
+        if (rc == RG_OK) rc = rg_buf_putc(out, '}');
+    }
+    if (rc == RG_OK) rc = rg_buf_puts(out, "],\"mode\":");
+    if (rc == RG_OK) rc = rg__jw_cstr(out, mode);
+    if (rc == RG_OK) rc = rg_buf_putc(out, '}');
+    return rc;
+}
+
+/* Vector and hybrid searches run a model (the query's embedding, under
+ * the server-wide embedder lock): they go to a worker so the poll threads
+ * keep answering BM25 searches and /health meanwhile. */
+typedef struct vsearch {
+    rg__search_req q;
+    rg__rag_ref ref;
+    int mode;
+    const char *mode_name; /* static */
+} vsearch;
+
+static void vsearch_free(void *p) {
+    vsearch *v = p;
+    if (!v) return;
+    rg__search_req_free(&v->q);
+    free(v);
+}
+
+static void vsearch_run(rg__job *job) {
+    vsearch *v = job->ctx;
+    rg_server *s = job->srv;
+    rg_err err;
+    rg_err_clear(&err);
+    rg_rag_results res = {0};
+    uint64_t t0 = rg_now_ns();
+    rg_status rc = rg__be_search(s, v->ref.rag, v->q.query, v->q.k, v->mode, v->q.filter, &res, &err);
+    rg__be_rag_put(s, &v->ref);
+    rg__hist_observe(&s->metrics.retrieval, (double)(rg_now_ns() - t0) / 1e9);
+    if (rc != RG_OK) {
+        rg__job_finish_error(job, rc == RG_INVALID || rc == RG_FORMAT ? 400 : 500,
+                             rc == RG_INVALID || rc == RG_FORMAT ? "invalid_request" : "internal_error",
+                             "%s", rg_err_text(&err));
+        return;
+    }
+    int64_t cited[RG__MAX_CITED];
+    int ncited = 0;
+    rg_buf out;
+    rg_buf_init(&out, 0);
+    rc = write_results(&res, v->mode_name, &out, cited, &ncited);
+    rg_rag_results_clear(&res);
+    for (int i = 0; i < ncited; i++) rg__job_cite(job, cited[i]);
+    if (rc != RG_OK)
+        rg__job_finish_error(job, 500, "internal_error", "out of memory writing the results");
+    else
+        rg__job_finish_text(job, 200, out.data, out.len);
+    rg_buf_free(&out);
+}
+
 static void h_search(rg__req *r) {
     if (r->method != 'P') {
         rg__respond_error(r, 405, "method_not_allowed", "use POST on search");
@@ -399,9 +481,23 @@ static void h_search(rg__req *r) {
                                   !strcmp(mode, "vector") ? "vector" : "hybrid", r->coll);
             return;
         }
-        int m = !strcmp(mode, "vector") ? RG_RAG_VECTOR
-                : !strcmp(mode, "hybrid") ? RG_RAG_HYBRID : RG_RAG_BM25;
-        rc = rg__be_search(r->srv, ref.rag, q.query, q.k, m, q.filter, &res, &err);
+        if (strcmp(mode, "bm25")) {
+            vsearch *v = calloc(1, sizeof *v);
+            if (!v) {
+                rg__be_rag_put(r->srv, &ref);
+                rg__search_req_free(&q);
+                rg__respond_error(r, 503, "overloaded", "out of memory");
+                return;
+            }
+            v->q = q; /* taken over */
+            v->ref = ref;
+            v->mode = !strcmp(mode, "vector") ? RG_RAG_VECTOR : RG_RAG_HYBRID;
+            v->mode_name = v->mode == RG_RAG_VECTOR ? "vector" : "hybrid";
+            if (rg__job_start(r, vsearch_run, v, vsearch_free, 0) != 0)
+                rg__be_rag_put(r->srv, &ref); /* v was freed; the reference was not */
+            return;
+        }
+        rc = rg__be_search(r->srv, ref.rag, q.query, q.k, RG_RAG_BM25, q.filter, &res, &err);
         rg__be_rag_put(r->srv, &ref);
     }
     rg__hist_observe(&r->srv->metrics.retrieval, (double)(rg_now_ns() - t0) / 1e9);
@@ -410,37 +506,9 @@ static void h_search(rg__req *r) {
         respond_rc(r, rc, &err);
         return;
     }
-    /* written directly (the same bytes json_dumps gives for rg__hit_json):
-     * jansson's pack + dump of the chunk texts was a third of the CPU */
     rg_buf out;
     rg_buf_init(&out, 0);
-    rc = rg_buf_puts(&out, "{\"object\":\"search.results\",\"results\":[");
-    for (size_t i = 0; rc == RG_OK && i < res.n; i++) {
-        const rg_rag_hit *h = &res.hits[i];
-        int dup = 0; /* the audit record's documents */
-        for (int j = 0; j < r->ncited; j++) dup |= r->cited[j] == h->doc_id;
-        if (!dup && r->ncited < RG__MAX_CITED) r->cited[r->ncited++] = h->doc_id;
-        if (i) rc = rg_buf_putc(&out, ',');
-        if (rc == RG_OK) rc = rg_buf_puts(&out, "{\"document_id\":");
-        if (rc == RG_OK) rc = rg__jw_int(&out, (long long)h->doc_id);
-        if (rc == RG_OK) rc = rg_buf_puts(&out, ",\"chunk_id\":");
-        if (rc == RG_OK) rc = rg__jw_int(&out, (long long)h->chunk_id);
-        if (rc == RG_OK) rc = rg_buf_puts(&out, ",\"source\":");
-        if (rc == RG_OK) rc = rg__jw_cstr(&out, h->source);
-        if (rc == RG_OK) rc = rg_buf_puts(&out, ",\"text\":");
-        if (rc == RG_OK) rc = rg__jw_str(&out, h->text ? h->text : "", h->text ? h->text_len : 0);
-        if (rc == RG_OK) rc = rg_buf_puts(&out, ",\"score\":");
-        if (rc == RG_OK) rc = rg__jw_real(&out, h->score);
-        if (rc == RG_OK) rc = rg_buf_puts(&out, ",\"page\":");
-        if (rc == RG_OK) rc = h->page > 0 ? rg__jw_int(&out, h->page) : rg_buf_puts(&out, "null");
-        if (rc == RG_OK) rc = rg_buf_puts(&out, ",\"heading\":");
-        if (rc == RG_OK)
-            rc = h->heading && *h->heading ? rg__jw_cstr(&out, h->heading) : rg_buf_puts(&out, "null");
-        if (rc == RG_OK) rc = rg_buf_putc(&out, '}');
-    }
-    if (rc == RG_OK) rc = rg_buf_puts(&out, "],\"mode\":");
-    if (rc == RG_OK) rc = rg__jw_cstr(&out, mode);
-    if (rc == RG_OK) rc = rg_buf_putc(&out, '}');
+    rc = write_results(&res, mode, &out, r->cited, &r->ncited);
     rg_rag_results_clear(&res);
     rg__search_req_free(&q);
     if (rc != RG_OK)

@@ -180,6 +180,21 @@ void rg__job_finish_json(rg__job *j, int status, json_t *body) {
     pthread_mutex_unlock(&j->mu);
 }
 
+void rg__job_finish_text(rg__job *j, int status, const char *body, size_t len) {
+    char *s = malloc(len + 1);
+    if (s) {
+        memcpy(s, body, len);
+        s[len] = 0;
+    }
+    pthread_mutex_lock(&j->mu);
+    free(j->body);
+    j->body = s;
+    j->body_len = s ? len : 0;
+    j->status = s ? status : 500;
+    j->ctype = "application/json";
+    pthread_mutex_unlock(&j->mu);
+}
+
 void rg__job_finish_error(rg__job *j, int status, const char *code, const char *fmt, ...) {
     char msg[1024];
     va_list ap;

@@ -235,6 +235,8 @@ int rg__job_start(rg__req *r, rg__job_fn fn, void *ctx, void (*ctx_free)(void *)
 void rg__job_emit(rg__job *j, const char *data, size_t len);
 /* Non-streaming: sets the response (takes ownership of j). */
 void rg__job_finish_json(rg__job *job, int status, json_t *j);
+/* Non-streaming: a JSON body already written (copied). */
+void rg__job_finish_text(rg__job *job, int status, const char *body, size_t len);
 void rg__job_finish_error(rg__job *job, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* 1 when the client went away, the deadline passed or the server stops:

@@ -8,7 +8,12 @@
  * ideal from all judged documents), MAP@100 (map_cut.100) and R@100
  * (recall.100), relevance = judged score >= 1, averaged over the queries
  * that have relevance judgments. Queries are searched as plain text
- * (quote and +/- syntax characters are neutralised). */
+ * (quote and +/- syntax characters are neutralised).
+ *
+ * --mode vector|hybrid embeds every chunk with --embed-model (title line +
+ * text, as ingest does) and ranks through the same rg_rag_retrieve_mode
+ * the search command uses (hybrid: weighted RRF of the BM25 and vector top
+ * 100). */
 #include <dirent.h>
 #include <jansson.h>
 #include <math.h>
@@ -19,6 +24,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_rag.h"
 #include "core/clock.h"
 #include "core/hash.h"
 #include "core/limits.h"
@@ -29,7 +35,9 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ragd eval --beir DIR [--json] [-k1 K1] [-b B] [--no-headings]\n"
-            "                 [--heading-weight N] [--prox W] [--keep DIR]\n\n"
+            "                 [--heading-weight N] [--prox W] [--keep DIR]\n"
+            "                 [--mode bm25|vector|hybrid --embed-model F [-t N]\n"
+            "                  [--rrf-k K] [--bm25-weight W] [--vector-weight W]]\n\n"
             "Ingests a BEIR-layout collection (DIR/corpus.jsonl, DIR/queries.jsonl,\n"
             "DIR/qrels/test.tsv) into a temporary data directory through the store,\n"
             "builds the BM25 index, runs every judged query and prints nDCG@10,\n"
@@ -41,7 +49,11 @@ static void usage(FILE *f) {
             "  --no-headings   do not index titles (chunk headings)\n"
             "  --heading-weight N  times a title is indexed (default 3)\n"
             "  --prox W        proximity bonus weight for adjacent query words (default 0)\n"
-            "  --keep DIR      use DIR as the data directory and keep it\n");
+            "  --keep DIR      use DIR as the data directory and keep it\n"
+            "  --mode M        bm25 (default), vector or hybrid; vector and hybrid embed\n"
+            "                  every chunk with --embed-model F (a BERT GGUF) first\n"
+            "  -t N            embedding threads (default: all CPUs)\n"
+            "  --rrf-k K, --bm25-weight W, --vector-weight W   hybrid fusion (60, 1, 1)\n");
 }
 
 typedef struct qrel {
@@ -167,9 +179,18 @@ int rg_cmd_eval(int argc, char **argv) {
         usage(stdout);
         return RG_EXIT_OK;
     }
+    rg__cli_vec vo = {0};
+    long threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int vr = rg__cli_vec_arg("eval", &vo, argc, argv, &i);
+        if (vr < 0) return RG_EXIT_USAGE;
+        if (vr > 0) continue;
         if (!strcmp(a, "--beir") && i + 1 < argc) beir = argv[++i];
+        else if (!strcmp(a, "-t") && i + 1 < argc) {
+            if (rg_cli_int(argv[++i], 1, RG_MAX_THREADS, &threads))
+                return rg_cli_usage("eval", "-t wants an integer in [1, %d], got '%s'", RG_MAX_THREADS, argv[i]);
+        }
         else if (!strcmp(a, "--keep") && i + 1 < argc) keep = argv[++i];
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--no-headings")) no_headings = 1;
@@ -190,6 +211,12 @@ int rg_cmd_eval(int argc, char **argv) {
             return rg_cli_usage("eval", "unexpected argument '%s'", a);
     }
     if (!beir) return rg_cli_usage("eval", "--beir DIR is required");
+    rg_rag_mode mode = !vo.mode || !strcmp(vo.mode, "bm25") ? RG_RAG_BM25
+                       : !strcmp(vo.mode, "vector")        ? RG_RAG_VECTOR
+                                                            : RG_RAG_HYBRID;
+    if (mode != RG_RAG_BM25 && !vo.embed_model)
+        return rg_cli_usage("eval", "--mode %s needs --embed-model F", vo.mode);
+    static const char *mode_names[] = {"bm25", "vector", "hybrid"};
 
     char path[4096];
     rg_err err;
@@ -206,7 +233,8 @@ int rg_cmd_eval(int argc, char **argv) {
     char *line = NULL;
     size_t lcap = 0;
     FILE *f = NULL;
-    double t_ingest = 0, t_index = 0;
+    double t_ingest = 0, t_index = 0, t_embed = 0;
+    rg_embedder *emb = NULL;
 
     /* data dir */
     if (keep) {
@@ -308,6 +336,17 @@ int rg_cmd_eval(int argc, char **argv) {
     ro.no_persist = keep ? 0 : 1;
     if (rg_rag_open(st, tmpdir, "beir", &ro, &rag, NULL, &err) != RG_OK) goto fail;
     t_index = rg_now_s() - t0;
+    if (mode != RG_RAG_BM25) {
+        t0 = rg_now_s();
+        rg_rag_mode_opts mo = {mode, vo.rrf_k, vo.bm25_weight, vo.vector_weight};
+        size_t n_emb = 0;
+        if (rg_embed_open(vo.embed_model, (int)threads, &emb, &err) != RG_OK ||
+            rg_rag_use_vectors(rag, emb, vo.embed_model, &mo, &n_emb, &err) != RG_OK)
+            goto fail;
+        t_embed = rg_now_s() - t0;
+        if (!json)
+            fprintf(stderr, "embedded %zu chunks with %s in %.1f s\n", n_emb, vo.embed_model, t_embed);
+    }
 
     /* qrels */
     snprintf(path, sizeof path, "%s/qrels/test.tsv", beir);
@@ -402,7 +441,7 @@ int rg_cmd_eval(int argc, char **argv) {
         plain_query(qtext[qi]);
         rg_rag_results res;
         double tq = rg_now_s();
-        if (rg_rag_retrieve(rag, qtext[qi], K, 0, &res, &err) != RG_OK) {
+        if (rg_rag_retrieve_mode(rag, qtext[qi], K, 0, mode, &res, &err) != RG_OK) {
             free(seen);
             goto fail;
         }
@@ -455,9 +494,10 @@ int rg_cmd_eval(int argc, char **argv) {
     if (json) {
         printf("{\"collection\":\"%s\",\"documents\":%zu,\"chunks\":%zu,\"queries\":%zu,"
                "\"ndcg@10\":%.4f,\"map@100\":%.4f,\"recall@100\":%.4f,\"mean_query_ms\":%.3f,"
-               "\"ingest_s\":%.2f,\"index_s\":%.2f,\"k1\":%.3g,\"b\":%.3g}\n",
+               "\"ingest_s\":%.2f,\"index_s\":%.2f,\"k1\":%.3g,\"b\":%.3g,\"mode\":\"%s\","
+               "\"embed_s\":%.2f}\n",
                name, c.nids, rg_rag_chunks(rag), nevald, sum_ndcg / nd, sum_map / nd, sum_rec / nd,
-               sum_lat / nd * 1e3, t_ingest, t_index, k1, b);
+               sum_lat / nd * 1e3, t_ingest, t_index, k1, b, mode_names[mode], t_embed);
     } else {
         printf("collection   %s (%zu documents, %zu chunks, %zu judged queries)\n", name, c.nids,
                rg_rag_chunks(rag), nevald);
@@ -466,7 +506,10 @@ int rg_cmd_eval(int argc, char **argv) {
         printf("nDCG@10      %.4f\n", sum_ndcg / nd);
         printf("MAP@100      %.4f\n", sum_map / nd);
         printf("R@100        %.4f\n", sum_rec / nd);
-        printf("query        %.3f ms mean (BM25 top-100, 1 thread)\n", sum_lat / nd * 1e3);
+        if (mode != RG_RAG_BM25)
+            printf("mode         %s, embeddings %s (%.1f s)\n", mode_names[mode], vo.embed_model, t_embed);
+        printf("query        %.3f ms mean (%s top-100%s)\n", sum_lat / nd * 1e3, mode_names[mode],
+               mode == RG_RAG_BM25 ? ", 1 thread" : ", query embedding included");
         printf("ingest       %.2f s (store), index %.2f s\n", t_ingest, t_index);
     }
     rc = RG_EXIT_OK;
@@ -477,6 +520,7 @@ out:
     if (f) fclose(f);
     free(line);
     rg_rag_close(rag);
+    rg_embed_close(emb);
     rg_store_close(st);
     if (!keep && tmpdir[0]) rm_rf(tmpdir);
     for (size_t i = 0; i < c.nids; i++) free(c.ids[i]);

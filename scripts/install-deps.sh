@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
  libutf8proc-dev libpcre2-dev libfriso-dev friso-dict libopencc-dev opencc
  libstemmer-dev libpoppler-glib-dev libxml2-dev libcmark-gfm-dev
  libcmark-gfm-extensions-dev libopenblas-dev libssl-dev
- libhnswlib-dev wrk curl python3"
+ libhnswlib-dev wrk curl python3 python3-numpy"
 # Node.js (for the openai npm client in end-to-end tests) may come from
 # elsewhere; only ask apt for it when no node is on the PATH.
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"

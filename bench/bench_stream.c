@@ -35,7 +35,7 @@ static const char *g_url, *g_key;
 
 typedef struct {
     double t0, first, last;
-    double *gaps;
+    double *gaps, *times; /* times: arrival of each content event (cap entries) */
     int n_gaps, cap, events, usage_tokens, http;
     char line[65536];
     size_t ll;
@@ -47,6 +47,7 @@ static void on_line(stream *s, const char *l) {
     if (u) s->usage_tokens = atoi(u + 20);
     if (!strstr(l, "\"content\":\"") || strstr(l, "\"content\":\"\"")) return;
     double now = rg_now_s();
+    if (s->times && s->events < s->cap) s->times[s->events] = now;
     if (s->first == 0) s->first = now;
     else if (s->n_gaps < s->cap) s->gaps[s->n_gaps++] = now - s->last;
     s->last = now;
@@ -261,6 +262,7 @@ static int streams_main(int n, int chars, int max_tokens) {
     for (int i = 0; i < n; i++) {
         st[i].cap = max_tokens + 8;
         st[i].gaps = malloc(sizeof(double) * (size_t)st[i].cap);
+        st[i].times = malloc(sizeof(double) * (size_t)st[i].cap);
         jb[i].s = &st[i];
         jb[i].prompt = malloc((size_t)chars + 1);
         words(jb[i].prompt, chars, &r);
@@ -289,8 +291,19 @@ static int streams_main(int n, int chars, int max_tokens) {
            n, total, wall, total / wall, pct(ttft, n, 0.5), pct(ttft, n, 0.99), pct(gaps, ng, 0.99), sm.ratio,
            sm.best_stored, failed);
     if (cpu > 0) printf(" server_cpu_s=%.1f tokens_per_cpu_s=%.2f", cpu, total / cpu);
+    /* decode rate: tokens received while every stream was past its first
+     * token and none had finished (prefill excluded) */
+    double wa = 0, wb = 1e300;
+    for (int i = 0; i < n; i++) {
+        if (st[i].first > wa) wa = st[i].first;
+        if (st[i].last < wb) wb = st[i].last;
+    }
+    int in_window = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < st[i].events && k < st[i].cap; k++) in_window += st[i].times[k] > wa && st[i].times[k] <= wb;
+    if (wb > wa && in_window > 0) printf(" decode_tokens_per_s=%.2f", in_window / (wb - wa));
     printf("\n");
-    for (int i = 0; i < n; i++) free(st[i].gaps), free(jb[i].prompt);
+    for (int i = 0; i < n; i++) free(st[i].gaps), free(st[i].times), free(jb[i].prompt);
     free(st), free(jb), free(th), free(ttft), free(gaps);
     return failed ? 1 : 0;
 }

@@ -51,12 +51,12 @@ status=0
 for n in $STREAMS; do
     line=$("$BD/bench/bench_stream" "$URL" "$n" "$PROMPT" "$GEN") || status=1
     echo "$line"
-    tps=$(echo "$line" | grep -o 'tokens_per_s=[0-9.]*' | cut -d= -f2)
+    tps=$(echo "$line" | grep -o ' decode_tokens_per_s=[0-9.]*' | cut -d= -f2)
     [ "$n" = 1 ] && one=$tps
     [ "$n" = 16 ] && sixteen=$tps
 done
 [ -n "${one:-}" ] && [ -n "${sixteen:-}" ] &&
-    awk -v a="$sixteen" -v b="$one" 'BEGIN { printf "16 streams / 1 stream: %.2fx (goal >= 4x; vLLM reports 2-4x over earlier servers)\n", a / b }'
+    awk -v a="$sixteen" -v b="$one" 'BEGIN { printf "decode tokens/s, 16 streams / 1 stream: %.2fx (goal >= 4x; vLLM reports 2-4x over earlier servers)\n", a / b }'
 "$BD/bench/bench_stream" "$URL" --prefix 1000 || status=1
 curl -s "$URL/metrics" | grep -E '^ragd_(kv_|engine_preemptions|prefix)' | sed 's/^/  \/metrics: /'
 kill $PID 2>/dev/null

@@ -67,4 +67,10 @@
 #define RG_INDEX_MAX_NODES       (1ull << 31)
 #define RG_VECS_MAX_BYTES        (1ull << 36)  /* one .fvecs/.ivecs file */
 
+/* tools and structured output */
+#define RG_MAX_TOOLS             64         /* functions in one request's "tools" */
+#define RG_MAX_TOOL_CALLS        16         /* calls in one assistant turn */
+#define RG_MAX_TOOL_ROUNDS       16         /* server-run tool loop (--tool-rounds cap) */
+#define RG_MAX_TOOL_RESULT_BYTES (64u << 10) /* one built-in tool's result given to the model */
+
 #endif

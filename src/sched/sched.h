@@ -65,6 +65,12 @@ typedef struct rg_sched_req {
     /* Optional: adjust logits (n_vocab) before sampling, e.g. a grammar
      * mask (set disallowed entries to -INFINITY). */
     void (*on_logits)(void *ud, float *logits, int n_vocab);
+    /* Optional, with on_logits: a cheap check of the sampled token.  When
+     * set, the engine samples from the raw logits first and calls
+     * on_logits (a full mask, costly on large vocabularies) only when this
+     * returns 0, then samples again from the restored, masked logits
+     * (llama.cpp's order).  Return 1 when the token may come next. */
+    int (*check_token)(void *ud, int32_t token);
     /* Exactly once per accepted submit, last. */
     void (*on_done)(void *ud, const rg_sched_result *r);
     void *ud;

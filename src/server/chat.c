@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/utf8.h"
 #include "embed/embed.h"
+#include "grammar/grammar.h"
 #include "server/server_int.h"
 
 json_t *rg__hit_json(const rg_rag_hit *h); /* routes.c */
@@ -56,6 +57,7 @@ typedef struct gen {
     rg_filter *filter;     /* --filter / --redact-output (NULL: none) */
     rg_buf fout;
     int blocked, out_done;
+    rg_grammar *grammar; /* response_format constraint (local model), owned */
 } gen;
 
 static void gen_free(void *p) {
@@ -71,6 +73,7 @@ static void gen_free(void *p) {
     rg_buf_free(&g->vpend);
     rg_filter_free(g->filter);
     rg_buf_free(&g->fout);
+    rg_grammar_free(g->grammar);
     free(g);
 }
 
@@ -675,6 +678,7 @@ static void gen_upstream(gen *g) {
         json_object_set_new(rq, "stop", st);
     }
     json_object_set_new(rq, "stream_options", json_pack("{s:b}", "include_usage", 1));
+    if (g->req.response_format) json_object_set(rq, "response_format", g->req.response_format);
     char *body = json_dumps(rq, JSON_COMPACT);
     json_decref(rq);
 
@@ -771,7 +775,7 @@ static void gen_local(gen *g) {
     }
     if (rc == RG_OK) {
         rg__local_params lp = {g->req.temperature, g->req.top_p, g->req.max_tokens, g->req.seed,
-                               g->req.has_seed};
+                               g->req.has_seed, g->grammar, 0, NULL};
         char finish[16];
         rc = rg__local_generate(s->local, prompt.data ? prompt.data : "", &lp, local_piece, g,
                                 &g->tokens_in, &g->tokens_out, finish, &err);
@@ -866,6 +870,12 @@ static void cache_key(rg__req *r, gen *g) {
         rg_buf_puts(&b, g->req.stop[i]);
         rg_buf_putc(&b, 0);
     }
+    json_t *shape[3] = {g->req.response_format, g->req.tools, g->req.tool_choice};
+    for (int i = 0; i < 3; i++) {
+        char *t = shape[i] ? json_dumps(shape[i], JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+        rg_buf_printf(&b, "%s\n", t ? t : "-");
+        free(t);
+    }
     if (g->chat) {
         for (int i = 0; i < g->req.n_msgs; i++) {
             rg_buf_printf(&b, "%s:%zu:", g->req.msgs[i].role, strlen(g->req.msgs[i].content));
@@ -943,6 +953,21 @@ static const char *g_collection_name(const rg__req *r, const char *full) {
     return tl ? full + tl + 2 : full;
 }
 
+/* response_format -> a grammar for the local model: json_object -> any
+ * JSON object; json_schema -> the schema compiled to GBNF (no schema:
+ * any object). */
+static rg_status compile_response_format(gen *g, rg_err *err) {
+    json_t *rf = g->req.response_format;
+    json_t *sc = json_object_get(json_object_get(rf, "json_schema"), "schema");
+    if (!strcmp(json_string_value(json_object_get(rf, "type")), "json_object") || !sc)
+        return rg_grammar_json_object(&g->grammar, err);
+    char *txt = json_dumps(sc, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!txt) return rg_failf(err, RG_NOMEM, "out of memory");
+    rg_status rc = rg_grammar_from_json_schema(txt, strlen(txt), &g->grammar, err);
+    free(txt);
+    return rc;
+}
+
 static void gen_route(rg__req *r, int chat) {
     rg_server *s = r->srv;
     gen *g = calloc(1, sizeof *g);
@@ -957,6 +982,19 @@ static void gen_route(rg__req *r, int chat) {
         gen_free(g);
         rg__respond_error(r, 400, "invalid_request", "%s", rg_err_text(&err));
         return;
+    }
+    if (g->req.response_format) {
+        if (!s->local && !s->cfg.upstream_url) {
+            gen_free(g);
+            rg__respond_error(r, 400, "model_not_available",
+                              "'response_format' needs a language model (ragd serve -m or --upstream)");
+            return;
+        }
+        if (s->local && compile_response_format(g, &err) != RG_OK) {
+            gen_free(g);
+            rg__respond_error(r, 400, "invalid_schema", "response_format: %s", rg_err_text(&err));
+            return;
+        }
     }
     if (g->req.collection[0]) {
         char full[200];

@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "grammar/grammar.h"
 #include "llm/llm.h"
 #include "sched/sched.h"
 #include "server/server_int.h"
@@ -25,6 +26,10 @@ struct rg__local {
     rg_llm_chat_family fam;
     int32_t stop_id;
     int n_ctx;
+    /* the vocabulary as the grammar sees it: built on first use, then
+     * read-only (shared by every constrained request) */
+    pthread_mutex_t gmu;
+    rg_grammar_vocab *gvoc;
 };
 
 rg_status rg__local_open(const char *path, int ctx_size, int max_batch, int kv_tokens, int n_threads,
@@ -32,6 +37,7 @@ rg_status rg__local_open(const char *path, int ctx_size, int max_batch, int kv_t
     *out = NULL;
     rg__local *L = calloc(1, sizeof *L);
     if (!L) return rg_failf(err, RG_NOMEM, "out of memory");
+    pthread_mutex_init(&L->gmu, NULL);
     rg_status rc = rg_llm_model_open(path, &L->m, err);
     if (rc == RG_OK) {
         const rg_llm_hparams *hp = rg_llm_model_hparams(L->m);
@@ -75,6 +81,8 @@ void rg__local_close(rg__local *L) {
     if (L->sched) rg_sched_free(L->sched);
     if (L->tok) rg_tok_free(L->tok);
     if (L->m) rg_llm_model_close(L->m);
+    rg_grammar_vocab_free(L->gvoc);
+    pthread_mutex_destroy(&L->gmu);
     free(L);
 }
 
@@ -96,6 +104,36 @@ rg_status rg__local_render(rg__local *L, const rg__msg *msgs, int n, const char 
     return RG_OK;
 }
 
+/* The grammar's view of the vocabulary: every token's bytes, control
+ * tokens never, end-of-generation tokens (and the template's end-of-turn
+ * token) once the grammar is done.  Built once, on first use. */
+static const rg_grammar_vocab *local_vocab(rg__local *L) {
+    pthread_mutex_lock(&L->gmu);
+    if (!L->gvoc) {
+        int n = rg_tok_n_vocab(L->tok);
+        const char **pieces = calloc((size_t)n, sizeof *pieces);
+        size_t *lens = calloc((size_t)n, sizeof *lens);
+        int32_t *eog = calloc((size_t)n + 1, sizeof *eog);
+        if (pieces && lens && eog) {
+            int ne = 0;
+            for (int32_t i = 0; i < n; i++) {
+                if (rg_tok_is_eog(L->tok, i) || i == L->stop_id) {
+                    eog[ne++] = i;
+                    continue;
+                }
+                if (rg_tok_is_control(L->tok, i)) continue;
+                pieces[i] = rg_tok_piece(L->tok, i, &lens[i]);
+            }
+            L->gvoc = rg_grammar_vocab_new(pieces, lens, n, eog, ne);
+        }
+        free(pieces);
+        free(lens);
+        free(eog);
+    }
+    pthread_mutex_unlock(&L->gmu);
+    return L->gvoc;
+}
+
 /* One request's mailbox between the engine thread and its worker. */
 typedef struct {
     pthread_mutex_t mu;
@@ -104,11 +142,47 @@ typedef struct {
     int n, cap, done;
     int32_t stop_id;
     rg_sched_result res;
+    /* constrained decoding (engine thread only) */
+    rg_grammar_state *gst;
+    const rg_grammar_vocab *gvoc;
+    uint8_t *gmask; /* (n_vocab,) */
+    int max_new, n_gen, gstuck;
+    _Atomic uint64_t n_masks; /* full masks computed (sample-first rejections) */
 } mailbox;
+
+/* Tokens still allowed before max_tokens (the grammar must finish within). */
+static int mb_budget(const mailbox *b) { return b->max_new - b->n_gen; }
+
+static void mb_logits(void *ud, float *logits, int n_vocab) {
+    mailbox *b = ud;
+    (void)n_vocab;
+    atomic_fetch_add(&b->n_masks, 1);
+    if (rg_grammar_constrain(b->gst, b->gvoc, logits, mb_budget(b), b->gmask) == 0) b->gstuck = 1;
+}
+
+/* The sampled token passes when the grammar takes it and, near the end of
+ * the budget, it still leaves a way to finish (else the full mask runs). */
+static int mb_check(void *ud, int32_t t) {
+    mailbox *b = ud;
+    int budget = mb_budget(b);
+    if (budget <= rg_grammar_distance(b->gst) + 64) {
+        int d = rg_grammar_distance_after(b->gst, b->gvoc, t);
+        return d >= 0 && d <= budget - 1;
+    }
+    return rg_grammar_allows(b->gst, b->gvoc, t);
+}
 
 static int mb_token(void *ud, int32_t t) {
     mailbox *b = ud;
-    if (t == b->stop_id) return 1; /* the template's end-of-turn token */
+    int stop_after = 0;
+    if (b->gst) {
+        b->n_gen++;
+        if (b->gstuck || !rg_grammar_accept_token(b->gst, b->gvoc, t)) return 1;
+        if (t == b->stop_id) return 1; /* allowed only when done */
+        stop_after = rg_grammar_finished(b->gst);
+    } else if (t == b->stop_id) {
+        return 1; /* the template's end-of-turn token */
+    }
     pthread_mutex_lock(&b->mu);
     if (b->n == b->cap) {
         int nc = b->cap ? b->cap * 2 : 64;
@@ -118,7 +192,7 @@ static int mb_token(void *ud, int32_t t) {
     if (b->n < b->cap) b->q[b->n++] = t;
     pthread_cond_signal(&b->cv);
     pthread_mutex_unlock(&b->mu);
-    return 0;
+    return stop_after;
 }
 
 static void mb_done(void *ud, const rg_sched_result *r) {
@@ -152,6 +226,20 @@ rg_status rg__local_generate(rg__local *L, const char *prompt, const rg__local_p
     pthread_mutex_init(&b.mu, NULL);
     pthread_cond_init(&b.cv, NULL);
     b.stop_id = L->stop_id;
+    b.max_new = max_new;
+    if (p->grammar) {
+        b.gvoc = local_vocab(L);
+        b.gst = b.gvoc ? rg_grammar_state_new(p->grammar) : NULL;
+        b.gmask = malloc((size_t)rg_tok_n_vocab(L->tok));
+        if (!b.gvoc || !b.gst || !b.gmask) {
+            rg_grammar_state_free(b.gst);
+            free(b.gmask);
+            free(ids);
+            pthread_mutex_destroy(&b.mu);
+            pthread_cond_destroy(&b.cv);
+            return rg_failf(err, RG_NOMEM, "out of memory (grammar)");
+        }
+    }
     rg_sched_req req;
     memset(&req, 0, sizeof req);
     req.prompt = ids;
@@ -163,6 +251,10 @@ rg_status rg__local_generate(rg__local *L, const char *prompt, const rg__local_p
     req.sampling.seed = p->has_seed ? p->seed : rg_now_ns();
     req.on_token = mb_token;
     req.on_done = mb_done;
+    if (b.gst) {
+        req.on_logits = mb_logits;
+        if (!p->full_masks) req.check_token = mb_check;
+    }
     req.ud = &b;
     int64_t id = rg_sched_submit(L->sched, &req, err);
     free(ids);
@@ -199,6 +291,11 @@ rg_status rg__local_generate(rg__local *L, const char *prompt, const rg__local_p
     *n_out = taken;
     if (b.res.finish == RG_SCHED_LENGTH) snprintf(finish, 16, "length");
     if (b.res.finish == RG_SCHED_ERROR) rc = rg_failf(err, RG_ERR, "generation failed: %s", b.res.error);
+    if (b.gst && !rg_grammar_done(b.gst) && rc == RG_OK && !stopping)
+        snprintf(finish, 16, "length"); /* cut short: the document is incomplete */
+    if (p->masks) *p->masks = atomic_load(&b.n_masks);
+    rg_grammar_state_free(b.gst);
+    free(b.gmask);
     free(b.q);
     pthread_mutex_destroy(&b.mu);
     pthread_cond_destroy(&b.cv);

@@ -156,9 +156,132 @@ static char *content_text(json_t *c, int idx, rg_err *err) {
     return rg_buf_detach(&b, &n);
 }
 
+/* A function name: [A-Za-z0-9_-]{1,64} (OpenAI's rule). */
+static int valid_fn_name(const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    if (n < 1 || n > 64) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* An assistant message's tool_calls: [{"id","type":"function","function":{"name","arguments"}}]. */
+static rg_status check_tool_calls(json_t *tc, size_t mi, rg_err *err) {
+    if (!json_is_array(tc) || json_array_size(tc) > RG_MAX_TOOL_CALLS)
+        return rg_failf(err, RG_INVALID, "'messages[%zu].tool_calls' must be an array of at most %d calls",
+                        mi, RG_MAX_TOOL_CALLS);
+    size_t i;
+    json_t *c;
+    json_array_foreach(tc, i, c) {
+        json_t *f = json_object_get(c, "function");
+        const char *id = json_string_value(json_object_get(c, "id"));
+        const char *name = json_string_value(json_object_get(f, "name"));
+        json_t *args = json_object_get(f, "arguments");
+        if (!json_is_object(c) || !json_is_object(f) || !valid_fn_name(name) ||
+            (args && !json_is_string(args) && !json_is_object(args)) || (id && strlen(id) > 64))
+            return rg_failf(err, RG_INVALID,
+                            "'messages[%zu].tool_calls[%zu]' must be {\"id\",\"type\":\"function\","
+                            "\"function\":{\"name\",\"arguments\"}}",
+                            mi, i);
+    }
+    return RG_OK;
+}
+
+/* response_format, tools, tool_choice, parallel_tool_calls, tool_execution. */
+static rg_status parse_structured(json_t *root, rg__gen_req *g, rg_err *err) {
+    json_t *rf = json_object_get(root, "response_format");
+    if (rf && !json_is_null(rf)) {
+        const char *t = json_string_value(json_object_get(rf, "type"));
+        if (!json_is_object(rf) || !t ||
+            (strcmp(t, "text") && strcmp(t, "json_object") && strcmp(t, "json_schema")))
+            return rg_failf(err, RG_INVALID,
+                            "'response_format.type' must be text, json_object or json_schema");
+        if (!strcmp(t, "json_schema")) {
+            json_t *js = json_object_get(rf, "json_schema");
+            json_t *sc = json_object_get(js, "schema");
+            if (!json_is_object(js) || (sc && !json_is_object(sc) && !json_is_boolean(sc)))
+                return rg_failf(err, RG_INVALID,
+                                "'response_format.json_schema' must be an object with a 'schema' object");
+        }
+        if (strcmp(t, "text")) g->response_format = json_incref(rf);
+    }
+    json_t *tools = json_object_get(root, "tools");
+    if (tools && !json_is_null(tools)) {
+        if (!json_is_array(tools) || json_array_size(tools) > RG_MAX_TOOLS)
+            return rg_failf(err, RG_INVALID, "'tools' must be an array of at most %d tools", RG_MAX_TOOLS);
+        size_t i, j;
+        json_t *t;
+        json_array_foreach(tools, i, t) {
+            json_t *f = json_object_get(t, "function");
+            const char *ty = json_string_value(json_object_get(t, "type"));
+            const char *name = json_string_value(json_object_get(f, "name"));
+            json_t *d = json_object_get(f, "description"), *p = json_object_get(f, "parameters");
+            if (!json_is_object(t) || !ty || strcmp(ty, "function") || !json_is_object(f))
+                return rg_failf(err, RG_INVALID,
+                                "'tools[%zu]' must be {\"type\":\"function\",\"function\":{...}}", i);
+            if (!valid_fn_name(name))
+                return rg_failf(err, RG_INVALID, "'tools[%zu].function.name' must be 1-64 of [A-Za-z0-9_-]", i);
+            if (d && !json_is_null(d) && !json_is_string(d))
+                return rg_failf(err, RG_INVALID, "'tools[%zu].function.description' must be a string", i);
+            if (p && !json_is_null(p) && !json_is_object(p))
+                return rg_failf(err, RG_INVALID, "'tools[%zu].function.parameters' must be a JSON Schema object", i);
+            for (j = 0; j < i; j++)
+                if (!strcmp(name, json_string_value(json_object_get(
+                                      json_object_get(json_array_get(tools, j), "function"), "name"))))
+                    return rg_failf(err, RG_INVALID, "'tools[%zu]': function '%s' defined twice", i, name);
+        }
+        if (json_array_size(tools)) g->tools = json_incref(tools);
+    }
+    json_t *tc = json_object_get(root, "tool_choice");
+    if (tc && !json_is_null(tc)) {
+        const char *s = json_string_value(tc);
+        if (s) {
+            if (strcmp(s, "auto") && strcmp(s, "none") && strcmp(s, "required"))
+                return rg_failf(err, RG_INVALID, "'tool_choice' must be auto, none, required or "
+                                                 "{\"type\":\"function\",\"function\":{\"name\":...}}");
+        } else {
+            const char *name = json_string_value(json_object_get(json_object_get(tc, "function"), "name"));
+            if (!json_is_object(tc) || !name)
+                return rg_failf(err, RG_INVALID, "'tool_choice' must be auto, none, required or "
+                                                 "{\"type\":\"function\",\"function\":{\"name\":...}}");
+            int found = 0;
+            size_t i;
+            json_t *t;
+            json_array_foreach(g->tools, i, t)
+                if (!strcmp(name, json_string_value(json_object_get(json_object_get(t, "function"), "name")) ?: ""))
+                    found = 1;
+            if (!found)
+                return rg_failf(err, RG_INVALID, "'tool_choice' names function '%s', which is not in 'tools'",
+                                name);
+        }
+        if ((!s || !strcmp(s, "required")) && !g->tools)
+            return rg_failf(err, RG_INVALID, "'tool_choice' %s needs 'tools'", s ? s : "(a function)");
+        g->tool_choice = json_incref(tc);
+    }
+    g->parallel_tool_calls = 1;
+    rg_status rc = get_bool(root, "parallel_tool_calls", &g->parallel_tool_calls, err);
+    if (rc) return rc;
+    char te[16] = "";
+    if ((rc = get_str(root, "tool_execution", te, sizeof te, err))) return rc;
+    if (te[0] && strcmp(te, "server") && strcmp(te, "client"))
+        return rg_failf(err, RG_INVALID, "'tool_execution' must be client or server");
+    g->server_tools = !strcmp(te, "server");
+    return RG_OK;
+}
+
 void rg__gen_req_free(rg__gen_req *g) {
-    for (int i = 0; i < g->n_msgs; i++) free(g->msgs[i].content);
+    for (int i = 0; i < g->n_msgs; i++) {
+        free(g->msgs[i].content);
+        json_decref(g->msgs[i].tool_calls);
+    }
     free(g->msgs);
+    json_decref(g->response_format);
+    json_decref(g->tools);
+    json_decref(g->tool_choice);
     free(g->prompt);
     for (int i = 0; i < g->n_stop; i++) free(g->stop[i]);
     memset(g, 0, sizeof *g);
@@ -253,6 +376,7 @@ rg_status rg__parse_gen(const char *body, size_t len, int chat, rg__gen_req *g, 
     v = 5;
     TRY(get_int(root, "k", 1, 50, &v, NULL, err));
     g->k = (int)v;
+    TRY(parse_structured(root, g, err));
 
     if (chat) {
         json_t *msgs = json_object_get(root, "messages");
@@ -290,9 +414,25 @@ rg_status rg__parse_gen(const char *body, size_t len, int chat, rg__gen_req *g, 
             snprintf(g->msgs[i].role, sizeof g->msgs[i].role, "%s",
                      !strcmp(r, "developer") ? "system" : r);
             json_t *c = json_object_get(m, "content");
+            json_t *tc = json_object_get(m, "tool_calls");
+            if (tc && !json_is_null(tc)) {
+                if (strcmp(r, "assistant")) {
+                    rc = rg_failf(err, RG_INVALID, "'messages[%zu].tool_calls' is only for assistant messages", i);
+                    goto fail;
+                }
+                TRY(check_tool_calls(tc, i, err));
+                g->msgs[i].tool_calls = json_incref(tc);
+            }
+            if (!strcmp(r, "tool")) {
+                TRY(get_str(m, "tool_call_id", g->msgs[i].tool_call_id, sizeof g->msgs[i].tool_call_id, err));
+                TRY(get_str(m, "name", g->msgs[i].name, sizeof g->msgs[i].name, err));
+            }
             if (!c) {
-                rc = rg_failf(err, RG_INVALID, "'messages[%zu].content' is missing", i);
-                goto fail;
+                if (!g->msgs[i].tool_calls) {
+                    rc = rg_failf(err, RG_INVALID, "'messages[%zu].content' is missing", i);
+                    goto fail;
+                }
+                c = json_null();
             }
             g->msgs[i].content = content_text(c, (int)i, err);
             g->n_msgs = (int)i + 1;

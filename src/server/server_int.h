@@ -249,6 +249,9 @@ const char *rg__error_type(int status);
 typedef struct rg__msg {
     char role[16];
     char *content; /* owned, NUL-terminated, valid UTF-8 */
+    json_t *tool_calls;   /* assistant: validated tool_calls array or NULL (owned ref) */
+    char tool_call_id[72]; /* role tool: the call it answers ("" when not given) */
+    char name[72];         /* role tool: the function's name when given */
 } rg__msg;
 
 typedef struct rg__gen_req {
@@ -266,6 +269,12 @@ typedef struct rg__gen_req {
     int stream, include_usage;
     char collection[128]; /* RAG: "collection" or model "rag:<name>" */
     int k;
+    /* structured output and tools (validated shapes; owned refs or NULL) */
+    json_t *response_format; /* {"type":"json_object"} | {"type":"json_schema",...}; text -> NULL */
+    json_t *tools;           /* [{"type":"function","function":{name,description,parameters}}] */
+    json_t *tool_choice;     /* "auto" | "none" | "required" | {"type":"function",...} or NULL */
+    int parallel_tool_calls; /* default 1 */
+    int server_tools;        /* "tool_execution": "server" */
 } rg__gen_req;
 
 typedef struct rg__search_req {
@@ -309,11 +318,18 @@ rg_status rg__parse_collection_settings(const char *body, size_t len, char **set
 int rg__valid_name(const char *s);
 
 /* ---- local model (local.c) ---- */
+struct rg_grammar;
 typedef struct rg__local_params {
     double temperature, top_p;
     int max_tokens;
     uint64_t seed;
     int has_seed;
+    /* optional constraint (response_format, forced tool calls): every
+     * token keeps the output a prefix of a sentence of the grammar, and
+     * the sentence completes within max_tokens */
+    const struct rg_grammar *grammar;
+    int full_masks;    /* mask every step (no sample-first check): benchmarks */
+    uint64_t *masks;   /* optional out: full masks computed */
 } rg__local_params;
 /* Called with each generated piece (bytes; may split a code point); a
  * nonzero return stops generation. */

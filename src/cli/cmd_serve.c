@@ -31,7 +31,16 @@ static void help(void) {
            "  --upstream-model M   model name to send upstream (default: the client's)\n"
            "  --api-key KEY[:TENANT]  require this key (repeatable); each key is its own\n"
            "                       tenant unless TENANT names a shared one\n"
-           "  --api-keys FILE      keys from a file: 'KEY [TENANT]' per line, # comments\n"
+           "  --api-keys FILE      keys from a file: 'KEY [TENANT] [tools=LIST]' per line,\n"
+           "                       # comments; LIST: the built-in tools the server may run\n"
+           "                       for the key (search_collection,sql_query,calculator|all);\n"
+           "                       --api-key KEY[:TENANT][:tools=LIST] likewise\n"
+           "  --sql-db NAME=PATH   SQLite file the sql_query tool may read (read-only;\n"
+           "                       repeatable)\n"
+           "  --tool-rounds N      \"tool_execution\":\"server\": model turns with tools at\n"
+           "                       most before it must answer (default 4, max 16)\n"
+           "  --open-tools LIST    built-in tools allowed on a server without API keys\n"
+           "                       (default none)\n"
            "  --threads N          HTTP poll threads (default 2)\n"
            "  --workers N          generation worker threads (default 2; with -m at least\n"
            "                       --max-batch + 1)\n"
@@ -41,6 +50,8 @@ static void help(void) {
            "                       context x max-batch / 4; blocks of 32 positions are\n"
            "                       allocated on demand, shared by common prefixes)\n"
            "  --engine-threads N   -m: compute threads of the engine (default: all CPUs)\n"
+           "  -c, --ctx-size N     -m: tokens per sequence (default: the model's, at most\n"
+           "                       4096; may exceed the training context)\n"
            "  --max-queue N        queued generations before 503 (default 64)\n"
            "  --max-inflight N     requests in flight before 503 (default 512)\n"
            "  --max-per-key N      concurrent requests per API key before 429 (default 16)\n"
@@ -81,9 +92,13 @@ int rg_cmd_serve(int argc, char **argv) {
     rg_server_key *keys = calloc((size_t)argc, sizeof *keys);
     rg_server_key *file_keys = NULL;
     char **keybufs = calloc((size_t)argc, sizeof *keybufs);
+    const char **sqldbs = calloc((size_t)argc, sizeof *sqldbs);
     int nkeys = 0, nbufs = 0;
     int rc = RG_EXIT_OK;
-    if (!keys || !keybufs) return rg_cli_usage(cmd, "out of memory");
+    if (!keys || !keybufs || !sqldbs) {
+        free(keys), free(keybufs), free(sqldbs);
+        return rg_cli_usage(cmd, "out of memory");
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -180,6 +195,11 @@ int rg_cmd_serve(int argc, char **argv) {
                 goto out;
             }
             keybufs[nbufs++] = k;
+            char *tl = strstr(k, ":tools=");
+            if (tl && tl != k) {
+                *tl = 0;
+                keys[nkeys].tools = tl + 7;
+            }
             char *colon = strrchr(k, ':');
             if (colon && colon != k && colon[1]) {
                 *colon = 0;
@@ -215,6 +235,17 @@ int rg_cmd_serve(int argc, char **argv) {
             INT_OPT(kv_tokens, 32, 1 << 24);
         } else if (!strcmp(a, "--engine-threads")) {
             INT_OPT(engine_threads, 1, 256);
+        } else if (!strcmp(a, "--sql-db")) {
+            NEED_VALUE();
+            sqldbs[cfg.n_sql_dbs++] = v;
+            cfg.sql_dbs = sqldbs;
+        } else if (!strcmp(a, "--tool-rounds")) {
+            INT_OPT(tool_rounds, 1, 16);
+        } else if (!strcmp(a, "--open-tools")) {
+            NEED_VALUE();
+            cfg.open_tools = v;
+        } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) {
+            INT_OPT(ctx_size, 16, 1 << 20);
         } else if (!strcmp(a, "--max-queue")) {
             INT_OPT(max_queue, 1, 1000000);
         } else if (!strcmp(a, "--max-inflight")) {
@@ -282,6 +313,7 @@ out:
         free(keybufs[i]);
     }
     free(keybufs);
+    free(sqldbs);
     free(keys);
     free(file_keys);
     return rc;

@@ -29,6 +29,15 @@ rg_status rg_grammar_parse(const char *text, size_t len, const char *root, rg_gr
  * nested, anyOf/oneOf, additionalProperties false by default) -> GBNF
  * appended to out. An empty schema {} means any JSON value. */
 rg_status rg_json_schema_to_gbnf(const char *schema, size_t len, rg_buf *out, rg_err *err);
+/* Pieces for composing grammars (tool calls: one schema per function):
+ * rg_json_schema_rules appends the rules of one schema, each name
+ * starting with `prefix` ([a-z0-9-], 1-16 bytes) and the schema's top
+ * rule named exactly `prefix`; they refer to the shared JSON rules
+ * (value, object, string, number, integer, boolean, null, ws, char) that
+ * rg_json_schema_common_gbnf appends, once per grammar. */
+rg_status rg_json_schema_rules(const char *schema, size_t len, const char *prefix, rg_buf *out,
+                               rg_err *err);
+void rg_json_schema_common_gbnf(rg_buf *out);
 /* Convenience: schema -> GBNF -> grammar. */
 rg_status rg_grammar_from_json_schema(const char *schema, size_t len, rg_grammar **out, rg_err *err);
 /* A grammar for any JSON object ({"type": "json_object"}). */

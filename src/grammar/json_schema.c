@@ -15,6 +15,7 @@
 typedef struct {
     rg_buf *out;
     json_t *root;
+    const char *prefix; /* rule names start with it ("" for a whole grammar) */
     int n_rules;
     rg_err *err;
     rg_status rc;
@@ -26,7 +27,10 @@ static const char *COMMON =
     "object ::= \"{\" ws ( string ws \":\" ws value ( ws \",\" ws string ws \":\" ws value )* )? ws \"}\"\n"
     "array ::= \"[\" ws ( value ( ws \",\" ws value )* )? ws \"]\"\n"
     "string ::= \"\\\"\" char* \"\\\"\"\n"
-    "char ::= [^\"\\\\\\x00-\\x1f] | \"\\\\\" ( [\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4} )\n"
+    /* \u escapes of UTF-16 surrogates are left out: a lone one is not
+     * valid JSON text for strict parsers, and the raw character is
+     * always available instead */
+    "char ::= [^\"\\\\\\x00-\\x1f] | \"\\\\\" ( [\"\\\\/bfnrt] | \"u\" ( [0-9a-cA-Ce-fE-F] [0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2} ) )\n"
     "number ::= integer ( \".\" [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,2} )?\n"
     "integer ::= \"-\"? ( \"0\" | [1-9] [0-9]{0,15} )\n"
     "boolean ::= \"true\" | \"false\"\n"
@@ -59,7 +63,7 @@ static int json_literal(gen *G, json_t *v, rg_buf *b) {
 }
 
 static int new_rule(gen *G, char name[32]) {
-    snprintf(name, 32, "s%d", G->n_rules++);
+    snprintf(name, 32, "%ss%d", G->prefix, G->n_rules++);
     return 0;
 }
 
@@ -280,10 +284,32 @@ rg_status rg_json_schema_to_gbnf(const char *schema, size_t len, rg_buf *out, rg
     json_t *root = json_loadb(schema, len, JSON_REJECT_DUPLICATES, &je);
     if (!root)
         return rg_failf(err, RG_FORMAT, "json schema: line %d, column %d: %s", je.line, je.column, je.text);
-    gen G = {out, root, 0, err, RG_OK};
+    gen G = {out, root, "", 0, err, RG_OK};
     char top[32];
     rg_buf_puts(out, COMMON);
     if (compile(&G, root, top, 0) == 0) rg_buf_printf(out, "root ::= %s\n", top);
+    json_decref(root);
+    return G.rc;
+}
+
+void rg_json_schema_common_gbnf(rg_buf *out) { rg_buf_puts(out, COMMON); }
+
+rg_status rg_json_schema_rules(const char *schema, size_t len, const char *prefix, rg_buf *out,
+                               rg_err *err) {
+    size_t pl = strlen(prefix);
+    if (pl == 0 || pl > 16) return rg_failf(err, RG_INVALID, "json schema: rule prefix must be 1-16 bytes");
+    for (size_t i = 0; i < pl; i++)
+        if (!((prefix[i] >= 'a' && prefix[i] <= 'z') || (prefix[i] >= '0' && prefix[i] <= '9') || prefix[i] == '-'))
+            return rg_failf(err, RG_INVALID, "json schema: rule prefix must be [a-z0-9-]");
+    json_error_t je;
+    json_t *root = json_loadb(schema, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return rg_failf(err, RG_FORMAT, "json schema: line %d, column %d: %s", je.line, je.column, je.text);
+    char pre[24];
+    snprintf(pre, sizeof pre, "%s-", prefix);
+    gen G = {out, root, pre, 0, err, RG_OK};
+    char top[32];
+    if (compile(&G, root, top, 0) == 0) rg_buf_printf(out, "%s ::= %s\n", prefix, top);
     json_decref(root);
     return G.rc;
 }

@@ -674,7 +674,11 @@ rg_status rg_sched_new(const rg_llm_model *m, const rg_sched_params *pp, rg_sche
     if (rc) goto fail;
     s->n_batch = rg_llm_ctx_params_get(s->ctx)->n_batch;
     s->seq_ctx = rg_llm_ctx_params_get(s->ctx)->n_ctx;
-    if (hp->n_ctx_train > 0 && hp->n_ctx_train < s->seq_ctx) s->seq_ctx = hp->n_ctx_train;
+    if (s->p.seq_ctx > 0) {
+        if (s->p.seq_ctx < s->seq_ctx) s->seq_ctx = s->p.seq_ctx;
+    } else if (hp->n_ctx_train > 0 && hp->n_ctx_train < s->seq_ctx) {
+        s->seq_ctx = hp->n_ctx_train;
+    }
     s->n_blocks = rg_llm_kv_n_blocks(s->ctx);
     s->blocks_per_seq = (rg_llm_ctx_params_get(s->ctx)->n_ctx + B - 1) / B;
     s->eng.kv_blocks_total = s->eng.kv_blocks_free = s->n_blocks;

@@ -16,6 +16,7 @@
 
 #include "core/clock.h"
 #include "core/hash.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/utf8.h"
 #include "embed/embed.h"
@@ -57,7 +58,13 @@ typedef struct gen {
     rg_filter *filter;     /* --filter / --redact-output (NULL: none) */
     rg_buf fout;
     int blocked, out_done;
-    rg_grammar *grammar; /* response_format constraint (local model), owned */
+    rg_grammar *grammar; /* response_format / forced tool call constraint (local model), owned */
+    /* tools (local model): the model's calls are parsed from its text */
+    int tools_on, tool_fmt, forced;
+    size_t call_at;     /* where the first call's marker starts in text (SIZE_MAX: none yet);
+                           text from there on is never streamed as content */
+    json_t *tool_calls; /* parsed calls (owned) */
+    json_t *server_calls; /* tool_execution server: calls run, with results (owned) */
 } gen;
 
 static void gen_free(void *p) {
@@ -74,6 +81,8 @@ static void gen_free(void *p) {
     rg_filter_free(g->filter);
     rg_buf_free(&g->fout);
     rg_grammar_free(g->grammar);
+    json_decref(g->tool_calls);
+    json_decref(g->server_calls);
     free(g);
 }
 
@@ -142,6 +151,19 @@ static void flush_text(gen *g, int final) {
         }
         end -= hold;
     }
+    if (g->tools_on) {
+        if (g->call_at != SIZE_MAX) {
+            if (end > g->call_at) end = g->call_at;
+        } else if (!final) { /* a tail that may still grow into the call marker */
+            const char *mk = rg__tool_marker(g->tool_fmt);
+            size_t ml = strlen(mk);
+            for (size_t k = ml - 1; k > 0; k--)
+                if (k <= end && !memcmp(g->text.data + end - k, mk, k)) {
+                    end -= k;
+                    break;
+                }
+        }
+    }
     if (end <= g->sent) return;
     size_t n = rg_utf8_floor(g->text.data + g->sent, end - g->sent);
     if (final) n = end - g->sent;
@@ -186,6 +208,12 @@ static int gen_piece(gen *g, const char *s, size_t n) {
             flush_text(g, 1);
             return 1;
         }
+    }
+    if (g->tools_on && g->call_at == SIZE_MAX) {
+        const char *mk = rg__tool_marker(g->tool_fmt);
+        size_t ml = strlen(mk), from = before >= ml ? before - ml + 1 : 0;
+        const char *hit = g->text.len >= ml ? memmem(g->text.data + from, g->text.len - from, mk, ml) : NULL;
+        if (hit) g->call_at = (size_t)(hit - g->text.data);
     }
     flush_text(g, 0);
     return rg__job_should_stop(g->job);
@@ -264,6 +292,44 @@ static void out_flush(gen *g) {
     }
 }
 
+/* At the end of a tools request: the calls in the text (if any) become
+ * tool_calls, the text before them the content. */
+static void parse_calls(gen *g) {
+    if (!g->tools_on || g->tool_calls) return;
+    size_t cend;
+    json_t *calls = rg__tools_parse(g->tool_fmt, g->req.tools, g->text.data ? g->text.data : "",
+                                    g->text.len, &cend);
+    if (!calls) {
+        g->call_at = SIZE_MAX; /* no valid call: all of it is content */
+        return;
+    }
+    g->tool_calls = calls;
+    g->text.len = cend;
+    if (g->text.data) g->text.data[cend] = 0;
+    if (g->sent > cend) g->sent = cend;
+    g->call_at = cend;
+    snprintf(g->finish, sizeof g->finish, "tool_calls");
+}
+
+/* Streams the parsed calls as OpenAI does: per call one delta with id,
+ * type and name, then one with the arguments. */
+static void sse_tool_calls(gen *g) {
+    size_t i;
+    json_t *c;
+    json_array_foreach(g->tool_calls, i, c) {
+        json_t *f = json_object_get(c, "function");
+        json_t *d1 = json_pack("{s:[{s:i, s:O, s:s, s:{s:O, s:s}}]}", "tool_calls", "index", (int)i, "id",
+                               json_object_get(c, "id"), "type", "function", "function", "name",
+                               json_object_get(f, "name"), "arguments", "");
+        json_t *d2 = json_pack("{s:[{s:i, s:{s:O}}]}", "tool_calls", "index", (int)i, "function", "arguments",
+                               json_object_get(f, "arguments"));
+        sse_send(g, chunk_obj(g, json_pack("{s:i, s:o, s:n, s:n}", "index", 0, "delta", d1, "finish_reason",
+                                           "logprobs")));
+        sse_send(g, chunk_obj(g, json_pack("{s:i, s:o, s:n, s:n}", "index", 0, "delta", d2, "finish_reason",
+                                           "logprobs")));
+    }
+}
+
 static json_t *usage_obj(gen *g) {
     return json_pack("{s:i, s:i, s:i}", "prompt_tokens", g->tokens_in, "completion_tokens",
                      g->tokens_out, "total_tokens", g->tokens_in + g->tokens_out);
@@ -291,7 +357,11 @@ static json_t *final_obj(gen *g) {
     sanitize_text(g);
     json_t *choice;
     const char *txt = g->text.data ? g->text.data : "";
-    if (g->chat)
+    if (g->chat && g->tool_calls)
+        choice = json_pack("{s:i, s:{s:s, s:o, s:O}, s:s, s:n}", "index", 0, "message", "role",
+                           "assistant", "content", *txt ? json_string(txt) : json_null(), "tool_calls",
+                           g->tool_calls, "finish_reason", g->finish, "logprobs");
+    else if (g->chat)
         choice = json_pack("{s:i, s:{s:s, s:s}, s:s, s:n}", "index", 0, "message", "role",
                            "assistant", "content", txt, "finish_reason", g->finish, "logprobs");
     else
@@ -302,6 +372,7 @@ static json_t *final_obj(gen *g) {
                           (json_int_t)g->created, "model", g->model_out, "choices", choice,
                           "usage", usage_obj(g));
     if (o && g->citations) json_object_set(o, "citations", g->citations);
+    if (o && g->server_calls) json_object_set(o, "server_tool_calls", g->server_calls);
     return o;
 }
 
@@ -312,6 +383,7 @@ static void gen_finish(gen *g) {
     atomic_fetch_add(&m->tokens_out, (uint64_t)g->tokens_out);
     out_flush(g);
     if (!g->finish[0]) snprintf(g->finish, sizeof g->finish, "stop");
+    parse_calls(g);
     if (g->cacheable && !atomic_load(&g->job->cancelled)) {
         sanitize_text(g);
         json_t *v = json_pack("{s:s, s:s, s:i, s:i, s:O?}", "content",
@@ -328,11 +400,15 @@ static void gen_finish(gen *g) {
         return;
     }
     flush_text(g, 1);
+    if (g->tool_calls) sse_tool_calls(g);
     json_t *choice = g->chat ? json_pack("{s:i, s:{}, s:s, s:n}", "index", 0, "delta",
                                          "finish_reason", g->finish, "logprobs")
                              : json_pack("{s:i, s:s, s:s, s:n}", "index", 0, "text", "",
                                          "finish_reason", g->finish, "logprobs");
-    sse_send(g, chunk_obj(g, choice));
+    json_t *last = chunk_obj(g, choice);
+    if (last && g->server_calls) json_object_set(last, "server_tool_calls", g->server_calls);
+    if (last && g->server_calls && g->citations) json_object_set(last, "citations", g->citations);
+    sse_send(g, last);
     if (g->req.include_usage) {
         json_t *o = chunk_obj(g, NULL);
         json_object_set_new(o, "usage", usage_obj(g));
@@ -549,6 +625,39 @@ static void up_event(up_ctx *u, const char *data, size_t n) {
         const char *fr = json_string_value(json_object_get(ch, "finish_reason"));
         if (fr && !u->stop) snprintf(u->g->finish, sizeof u->g->finish, "%s", fr);
     }
+    /* tool_calls deltas (or a whole message's calls): merged by index */
+    json_t *tcs = ch ? json_object_get(json_object_get(ch, json_object_get(ch, "delta") ? "delta" : "message"),
+                                       "tool_calls")
+                     : NULL;
+    size_t ti;
+    json_t *td;
+    json_array_foreach(tcs, ti, td) {
+        json_t *ix = json_object_get(td, "index");
+        size_t k = json_is_integer(ix) ? (size_t)json_integer_value(ix) : ti;
+        if (k >= RG_MAX_TOOL_CALLS) continue;
+        if (!u->g->tool_calls) u->g->tool_calls = json_array();
+        while (json_array_size(u->g->tool_calls) <= k)
+            json_array_append_new(u->g->tool_calls,
+                                  json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", "", "type", "function", "function",
+                                            "name", "", "arguments", ""));
+        json_t *c = json_array_get(u->g->tool_calls, k), *cf = json_object_get(c, "function");
+        json_t *f = json_object_get(td, "function");
+        const char *id = json_string_value(json_object_get(td, "id"));
+        if (id) json_object_set_new(c, "id", json_string(id));
+        const char *parts[2] = {"name", "arguments"};
+        for (int pi = 0; pi < 2; pi++) {
+            const char *add = json_string_value(json_object_get(f, parts[pi]));
+            if (!add) continue;
+            size_t ol = json_string_length(json_object_get(cf, parts[pi])), al = strlen(add);
+            if (ol + al > RG_MAX_JSON_BYTES) continue;
+            char *cat = malloc(ol + al + 1);
+            if (!cat) continue;
+            memcpy(cat, json_string_value(json_object_get(cf, parts[pi])), ol);
+            memcpy(cat + ol, add, al + 1);
+            json_object_set_new(cf, parts[pi], json_stringn(cat, ol + al));
+            free(cat);
+        }
+    }
     json_t *usage = json_object_get(o, "usage");
     if (json_is_object(usage)) {
         u->g->tokens_in = (int)json_integer_value(json_object_get(usage, "prompt_tokens"));
@@ -639,10 +748,14 @@ static void gen_upstream(gen *g) {
             rg_buf_free(&sys);
         }
         for (int i = 0; i < g->req.n_msgs; i++) {
-            json_t *c = up_string(g, g->req.msgs[i].content, &red);
+            const rg__msg *m = &g->req.msgs[i];
+            json_t *c = up_string(g, m->content, &red);
             bad |= !c;
-            json_array_append_new(msgs, json_pack("{s:s, s:o*}", "role", g->req.msgs[i].role,
-                                                  "content", c));
+            json_t *o = json_pack("{s:s, s:o*}", "role", m->role, "content", c);
+            if (o && m->tool_calls) json_object_set(o, "tool_calls", m->tool_calls);
+            if (o && m->tool_call_id[0]) json_object_set_new(o, "tool_call_id", json_string(m->tool_call_id));
+            if (o && m->name[0]) json_object_set_new(o, "name", json_string(m->name));
+            json_array_append_new(msgs, o);
         }
     }
     if (g->vault) {
@@ -679,6 +792,11 @@ static void gen_upstream(gen *g) {
     }
     json_object_set_new(rq, "stream_options", json_pack("{s:b}", "include_usage", 1));
     if (g->req.response_format) json_object_set(rq, "response_format", g->req.response_format);
+    if (g->req.tools) {
+        json_object_set(rq, "tools", g->req.tools);
+        if (g->req.tool_choice) json_object_set(rq, "tool_choice", g->req.tool_choice);
+        if (!g->req.parallel_tool_calls) json_object_set_new(rq, "parallel_tool_calls", json_false());
+    }
     char *body = json_dumps(rq, JSON_COMPACT);
     json_decref(rq);
 
@@ -750,21 +868,53 @@ static void gen_upstream(gen *g) {
 
 static int local_piece(void *ud, const char *p, size_t n) { return out_piece(ud, p, n); }
 
-static void gen_local(gen *g) {
+static int has_tool_history(const gen *g) {
+    for (int i = 0; i < g->req.n_msgs; i++)
+        if (g->req.msgs[i].tool_calls || !strcmp(g->req.msgs[i].role, "tool")) return 1;
+    return 0;
+}
+
+/* One model turn: renders the conversation (with tools, calls and tool
+ * results when there are any) and generates into g->text. */
+static rg_status local_turn(gen *g, rg_err *err) {
     rg_server *s = g->job->srv;
     rg_buf prompt, sys;
     rg_buf_init(&prompt, 0);
     rg_buf_init(&sys, 0);
-    rg_err err;
-    rg_err_clear(&err);
     rg_status rc = RG_OK;
     if (g->sources) {
         rg_buf_puts(&sys, rag_instructions);
         rg_buf_puts(&sys, g->sources);
     }
-    if (g->chat) {
+    if (g->chat && (g->tools_on || has_tool_history(g))) {
+        /* tools described in the system message (after any of the
+         * client's own system text), calls and results written out */
+        rg__msg *hist = NULL;
+        int fmt = rg__tool_fmt_of(rg__local_family(s->local));
+        rc = rg__tools_history(fmt, g->req.msgs, g->req.n_msgs, &hist, err);
+        if (rc == RG_OK) {
+            int skip = 0;
+            if (!strcmp(hist[0].role, "system")) {
+                rg_buf t;
+                rg_buf_init(&t, 0);
+                rg_buf_puts(&t, hist[0].content);
+                if (sys.len) rg_buf_puts(&t, "\n\n");
+                rg_buf_append(&t, sys.data ? sys.data : "", sys.len);
+                rg_buf_free(&sys);
+                sys = t;
+                skip = 1;
+            }
+            if (g->tools_on) {
+                if (sys.len) rg_buf_puts(&sys, "\n\n");
+                rg__tools_system(fmt, g->req.tools, &sys);
+            }
+            rc = rg__local_render(s->local, hist + skip, g->req.n_msgs - skip, sys.len ? sys.data : NULL,
+                                  &prompt, err);
+            rg__tools_history_free(hist, g->req.n_msgs);
+        }
+    } else if (g->chat) {
         rc = rg__local_render(s->local, g->req.msgs, g->req.n_msgs, g->sources ? sys.data : NULL,
-                              &prompt, &err);
+                              &prompt, err);
     } else {
         if (g->sources) {
             rg_buf_puts(&prompt, sys.data);
@@ -777,12 +927,98 @@ static void gen_local(gen *g) {
         rg__local_params lp = {g->req.temperature, g->req.top_p, g->req.max_tokens, g->req.seed,
                                g->req.has_seed, g->grammar, 0, NULL};
         char finish[16];
-        rc = rg__local_generate(s->local, prompt.data ? prompt.data : "", &lp, local_piece, g,
-                                &g->tokens_in, &g->tokens_out, finish, &err);
+        int n_in = 0, n_out = 0;
+        rc = rg__local_generate(s->local, prompt.data ? prompt.data : "", &lp, local_piece, g, &n_in,
+                                &n_out, finish, err);
+        g->tokens_in += n_in;
+        g->tokens_out += n_out;
         if (!g->finish[0]) snprintf(g->finish, sizeof g->finish, "%s", finish);
     }
     rg_buf_free(&prompt);
     rg_buf_free(&sys);
+    return rc;
+}
+
+/* "tool_execution": "server": runs the built-in calls of the last turn,
+ * records them, and appends the assistant turn and the results to the
+ * conversation.  Returns 0 when the loop goes on, 1 when a call is for
+ * the client (or not allowed), so the calls go back to the client. */
+static int run_server_calls(gen *g) {
+    rg__job *job = g->job;
+    size_t i;
+    json_t *c;
+    json_array_foreach(g->tool_calls, i, c) {
+        const char *name = json_string_value(json_object_get(json_object_get(c, "function"), "name"));
+        int which = rg__builtin_find(name);
+        if (which < 0) return 1; /* the client's own function */
+        if (!(job->tools & (1u << which))) {
+            atomic_fetch_add(&job->srv->metrics.tool_calls[which][1], 1);
+            return 1; /* never run: not in the key's allowlist */
+        }
+    }
+    size_t nc = json_array_size(g->tool_calls);
+    rg__msg *m = realloc(g->req.msgs, sizeof *m * ((size_t)g->req.n_msgs + 1 + nc));
+    if (!m) return 1;
+    g->req.msgs = m;
+    rg__msg *a = &m[g->req.n_msgs++];
+    memset(a, 0, sizeof *a);
+    snprintf(a->role, sizeof a->role, "assistant");
+    a->content = strdup(g->text.data ? g->text.data : "");
+    a->tool_calls = json_incref(g->tool_calls);
+    if (!g->citations) g->citations = json_array();
+    if (!g->server_calls) g->server_calls = json_array();
+    json_array_foreach(g->tool_calls, i, c) {
+        json_t *f = json_object_get(c, "function");
+        int which = rg__builtin_find(json_string_value(json_object_get(f, "name")));
+        json_t *args = json_loads(json_string_value(json_object_get(f, "arguments")) ?: "{}", 0, NULL);
+        json_t *res = rg__builtin_run(job, which, args ? args : json_object(), g->citations);
+        json_decref(args);
+        atomic_fetch_add(&job->srv->metrics.tool_calls[which][0], 1);
+        char *txt = json_dumps(res, JSON_COMPACT);
+        if (txt && strlen(txt) > RG_MAX_TOOL_RESULT_BYTES) {
+            free(txt);
+            txt = strdup("{\"error\":\"result too large\"}");
+        }
+        rg__msg *t = &m[g->req.n_msgs++];
+        memset(t, 0, sizeof *t);
+        snprintf(t->role, sizeof t->role, "tool");
+        t->content = txt ? txt : strdup("{}");
+        snprintf(t->tool_call_id, sizeof t->tool_call_id, "%s", json_string_value(json_object_get(c, "id")) ?: "");
+        snprintf(t->name, sizeof t->name, "%s", rg__builtin_name(which));
+        json_t *rec = json_deep_copy(c);
+        json_object_set_new(rec, "result", res);
+        json_array_append_new(g->server_calls, rec);
+    }
+    if (json_array_size(g->citations) == 0) {
+        json_decref(g->citations);
+        g->citations = NULL;
+    }
+    return 0;
+}
+
+static void gen_local(gen *g) {
+    rg_err err;
+    rg_err_clear(&err);
+    rg_status rc = RG_OK;
+    int rounds = g->job->srv->cfg.tool_rounds;
+    for (int round = 0;; round++) {
+        rc = local_turn(g, &err);
+        if (rc != RG_OK || !g->req.server_tools || !g->tools_on || atomic_load(&g->job->cancelled)) break;
+        parse_calls(g);
+        if (!g->tool_calls || run_server_calls(g)) break;
+        /* next turn: the model sees the results; tools stay offered (auto)
+         * until the last round, then it must answer */
+        json_decref(g->tool_calls);
+        g->tool_calls = NULL;
+        rg_buf_reset(&g->text);
+        g->sent = 0;
+        g->finish[0] = 0;
+        g->call_at = SIZE_MAX;
+        g->forced = 0;
+        rg_grammar_free(g->grammar);
+        g->grammar = NULL;
+        if (round + 1 >= rounds) g->tools_on = 0;
+    }
     if (rc == RG_LIMIT) {
         gen_fail(g, 400, "context_length_exceeded", rg_err_text(&err));
         return;
@@ -968,6 +1204,37 @@ static rg_status compile_response_format(gen *g, rg_err *err) {
     return rc;
 }
 
+/* "tool_execution": "server": the tools the model is offered are the
+ * client's own functions plus every built-in tool the key may run (with
+ * the server's definitions).  A built-in the client names but the key may
+ * not run is refused (403, counted as denied): it is never offered, so
+ * never run.  Returns -1 (*denied = the tool) or 0. */
+static int server_tool_list(rg__req *r, gen *g, int *denied) {
+    unsigned allow = r->key ? r->key->tools : r->srv->open_tools;
+    json_t *list = json_array();
+    size_t i;
+    json_t *t;
+    unsigned named = 0;
+    json_array_foreach(g->req.tools, i, t) {
+        int which = rg__builtin_find(json_string_value(json_object_get(json_object_get(t, "function"), "name")));
+        if (which >= 0 && !(allow & (1u << which))) {
+            atomic_fetch_add(&r->srv->metrics.tool_calls[which][1], 1);
+            *denied = which;
+            json_decref(list);
+            return -1;
+        }
+        if (which >= 0) named |= 1u << which;
+        json_array_append_new(list, which >= 0 ? rg__builtin_def(r->srv, which, rg__tenant(r)) : json_incref(t));
+    }
+    for (int b = 0; b < RG__BT_COUNT; b++)
+        if ((allow & (1u << b)) && !(named & (1u << b))) json_array_append_new(list, rg__builtin_def(r->srv, b, rg__tenant(r)));
+    json_decref(g->req.tools);
+    g->req.tools = NULL;
+    if (json_array_size(list)) g->req.tools = list;
+    else json_decref(list);
+    return 0;
+}
+
 static void gen_route(rg__req *r, int chat) {
     rg_server *s = r->srv;
     gen *g = calloc(1, sizeof *g);
@@ -994,6 +1261,65 @@ static void gen_route(rg__req *r, int chat) {
             gen_free(g);
             rg__respond_error(r, 400, "invalid_schema", "response_format: %s", rg_err_text(&err));
             return;
+        }
+    }
+    g->call_at = SIZE_MAX;
+    if (g->req.server_tools) {
+        if (!s->local || !chat) {
+            gen_free(g);
+            rg__respond_error(r, 400, "invalid_request",
+                              "\"tool_execution\": \"server\" needs the local model (ragd serve -m) and "
+                              "/v1/chat/completions");
+            return;
+        }
+        int denied = -1;
+        if (server_tool_list(r, g, &denied) != 0) {
+            gen_free(g);
+            if (denied >= 0)
+                rg__respond_error(r, 403, "tool_not_allowed",
+                                  "tool '%s' is not in this API key's allowlist of server tools",
+                                  rg__builtin_name(denied));
+            else
+                rg__respond_error(r, 503, "overloaded", "out of memory");
+            return;
+        }
+    }
+    const char *tc = json_string_value(g->req.tool_choice);
+    if (!g->req.tools && g->req.tool_choice && !(tc && !strcmp(tc, "none")) && !(tc && !strcmp(tc, "auto"))) {
+        rg__respond_error(r, 400, "invalid_request", "'tool_choice' %s: no tools are available to this key",
+                          tc ? tc : "(a function)");
+        gen_free(g);
+        return;
+    }
+    if (g->req.tools && !(tc && !strcmp(tc, "none"))) {
+        if (!s->local && !s->cfg.upstream_url) {
+            gen_free(g);
+            rg__respond_error(r, 400, "model_not_available",
+                              "'tools' need a language model (ragd serve -m or --upstream)");
+            return;
+        }
+        if (!chat) {
+            gen_free(g);
+            rg__respond_error(r, 400, "invalid_request", "'tools' are for /v1/chat/completions");
+            return;
+        }
+        if (s->local) {
+            g->tools_on = 1;
+            g->tool_fmt = rg__tool_fmt_of(rg__local_family(s->local));
+            const char *only = json_string_value(json_object_get(json_object_get(g->req.tool_choice, "function"), "name"));
+            g->forced = only || (tc && !strcmp(tc, "required"));
+            if (g->forced) {
+                /* the grammar makes the output exactly a call (it wins over response_format) */
+                rg_grammar_free(g->grammar);
+                g->grammar = NULL;
+                if (rg__tools_grammar(g->tool_fmt, g->req.tools, only, g->req.parallel_tool_calls, &g->grammar,
+                                      &err) != RG_OK) {
+                    gen_free(g);
+                    rg__respond_error(r, 400, "invalid_schema", "%s", rg_err_text(&err));
+                    return;
+                }
+                g->call_at = 0;
+            }
         }
     }
     if (g->req.collection[0]) {
@@ -1040,7 +1366,7 @@ static void gen_route(rg__req *r, int chat) {
     if (!g->req.max_tokens) g->req.max_tokens = DEFAULT_MAX_TOKENS;
 
     rg__filter_list(s); /* a changed --filter file takes effect (and changes the cache key) */
-    g->cacheable = s->cache && g->req.has_temperature && g->req.temperature == 0.0;
+    g->cacheable = s->cache && g->req.has_temperature && g->req.temperature == 0.0 && !g->req.tools;
     if (g->cacheable) {
         cache_key(r, g);
         char *hit = rg__cache_get(s->cache, g->cache_key);

@@ -48,6 +48,7 @@ rg_status rg__local_open(const char *path, int ctx_size, int max_batch, int kv_t
         L->n_ctx = ctx_size > 0 ? ctx_size : (hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
         /* the shared pool: room for a quarter of the batch at full context */
         p.n_ctx = L->n_ctx * (p.max_batch >= 4 ? p.max_batch / 4 : 1);
+        if (ctx_size > 0) p.seq_ctx = ctx_size; /* -c wins over the training context */
         const char *kv = getenv("RAGD_KV_TOKENS");
         if (kv && atoi(kv) > 0) p.n_ctx = atoi(kv);
         if (kv_tokens > 0) p.n_ctx = kv_tokens;
@@ -301,5 +302,7 @@ rg_status rg__local_generate(rg__local *L, const char *prompt, const rg__local_p
     pthread_cond_destroy(&b.cv);
     return rc;
 }
+
+int rg__local_family(rg__local *L) { return (int)L->fam; }
 
 const char *rg__local_name(rg__local *L) { return rg_llm_model_hparams(L->m)->arch_name; }

@@ -106,4 +106,10 @@ void rg__metrics_render(rg__metrics *m, rg_buf *out) {
                   atomic_load(&m->cache_hits), atomic_load(&m->cache_misses),
                   atomic_load(&m->queue_depth), atomic_load(&m->jobs_running),
                   atomic_load(&m->inflight), atomic_load(&m->client_disconnects));
+    rg_buf_puts(out, "# HELP ragd_tool_calls_total Built-in tool calls by the server: run, or denied "
+                     "(not in the key's allowlist).\n# TYPE ragd_tool_calls_total counter\n");
+    for (int i = 0; i < RG__BT_COUNT; i++)
+        for (int d = 0; d < 2; d++)
+            rg_buf_printf(out, "ragd_tool_calls_total{tool=\"%s\",result=\"%s\"} %" PRIu64 "\n",
+                          rg__builtin_name(i), d ? "denied" : "run", atomic_load(&m->tool_calls[i][d]));
 }

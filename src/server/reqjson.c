@@ -258,8 +258,6 @@ static rg_status parse_structured(json_t *root, rg__gen_req *g, rg_err *err) {
                 return rg_failf(err, RG_INVALID, "'tool_choice' names function '%s', which is not in 'tools'",
                                 name);
         }
-        if ((!s || !strcmp(s, "required")) && !g->tools)
-            return rg_failf(err, RG_INVALID, "'tool_choice' %s needs 'tools'", s ? s : "(a function)");
         g->tool_choice = json_incref(tc);
     }
     g->parallel_tool_calls = 1;
@@ -270,6 +268,10 @@ static rg_status parse_structured(json_t *root, rg__gen_req *g, rg_err *err) {
     if (te[0] && strcmp(te, "server") && strcmp(te, "client"))
         return rg_failf(err, RG_INVALID, "'tool_execution' must be client or server");
     g->server_tools = !strcmp(te, "server");
+    /* with server execution the key's built-in tools are added later */
+    const char *s = json_string_value(g->tool_choice);
+    if (g->tool_choice && (!s || !strcmp(s, "required")) && !g->tools && !g->server_tools)
+        return rg_failf(err, RG_INVALID, "'tool_choice' %s needs 'tools'", s ? s : "(a function)");
     return RG_OK;
 }
 

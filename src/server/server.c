@@ -54,6 +54,9 @@ void rg_server_config_default(rg_server_config *c) {
     c->cache_ttl_s = 600;
     c->upstream_redact = 1;
     c->audit_sync_ms = 100;
+    c->sql_max_rows = 100;
+    c->sql_timeout_ms = 2000;
+    c->tool_rounds = 4;
 }
 
 /* ------------------------------------------------------------------ */
@@ -351,6 +354,7 @@ int rg__job_start(rg__req *r, rg__job_fn fn, void *ctx, void (*ctx_free)(void *)
     j->route = r->route;
     j->deadline_ns = r->t0 + (uint64_t)s->cfg.request_timeout_s * 1000000000ull;
     snprintf(j->tenant, sizeof j->tenant, "%s", rg__tenant(r));
+    j->tools = r->key ? r->key->tools : s->open_tools;
     rg_buf_init(&j->out, 0);
     j->refs = 2; /* request + worker */
 
@@ -856,6 +860,10 @@ rg_status rg_server_start(const rg_server_config *cfg, rg_server **out, rg_err *
             } else {
                 derive_tenant(s->keys[i].hash, s->keys[i].tenant);
             }
+            if (rg__builtin_parse_list(cfg->keys[i].tools, &s->keys[i].tools, err) != RG_OK) {
+                rg_server_free(s);
+                return rg_err_prefix(err, "server: API key %d tools", i + 1);
+            }
         }
         s->n_keys = cfg->n_keys;
     }
@@ -879,6 +887,20 @@ rg_status rg_server_start(const rg_server_config *cfg, rg_server **out, rg_err *
             rg_server_free(s);
             return mrc;
         }
+    }
+    s->cfg.sql_dbs = NULL; /* opened below; the strings are not kept */
+    if (s->cfg.tool_rounds < 1) s->cfg.tool_rounds = 1;
+    if (s->cfg.tool_rounds > RG_MAX_TOOL_ROUNDS) s->cfg.tool_rounds = RG_MAX_TOOL_ROUNDS;
+    if (s->cfg.sql_max_rows < 1) s->cfg.sql_max_rows = 100;
+    if (s->cfg.sql_timeout_ms < 1) s->cfg.sql_timeout_ms = 2000;
+    {
+        rg_status trc = rg__sqldbs_open(s, cfg->sql_dbs, cfg->n_sql_dbs, err);
+        if (trc == RG_OK) trc = rg__builtin_parse_list(cfg->open_tools, &s->open_tools, err);
+        if (trc != RG_OK) {
+            rg_server_free(s);
+            return trc;
+        }
+        s->cfg.open_tools = NULL;
     }
     s->cache = s->cfg.cache_entries > 0 ? rg__cache_new(s->cfg.cache_entries, s->cfg.cache_ttl_s)
                                         : NULL;
@@ -987,6 +1009,7 @@ void rg_server_free(rg_server *s) {
     pthread_cond_destroy(&s->audit_cv);
     if (s->embedder) rg_embed_close(s->embedder);
     rg__local_close(s->local);
+    rg__sqldbs_close(s);
     pthread_mutex_destroy(&s->embed_mu);
     if (s->cache) rg__cache_free(s->cache);
     free(s->queue);
@@ -1006,7 +1029,7 @@ rg_status rg_server_keys_load(const char *path, rg_server_key **keys, int *n, rg
     char line[1024];
     int cap = 0, cnt = 0, lineno = 0;
     struct {
-        char key[512], tenant[64];
+        char key[512], tenant[64], tools[128];
     } *tmp = NULL;
     rg_status rc = RG_OK;
     while (fgets(line, sizeof line, f)) {
@@ -1019,11 +1042,20 @@ rg_status rg_server_keys_load(const char *path, rg_server_key **keys, int *n, rg
         }
         char *h = strchr(line, '#');
         if (h) *h = 0;
-        char k[1024] = "", t[1024] = "", extra[8] = "";
-        int got = sscanf(line, "%1023s %1023s %7s", k, t, extra);
+        char k[1024] = "", f1[1024] = "", f2[1024] = "", extra[8] = "";
+        int got = sscanf(line, "%1023s %1023s %1023s %7s", k, f1, f2, extra);
         if (got <= 0) continue;
-        if (got == 3 || strlen(k) >= sizeof tmp->key || strlen(t) >= sizeof tmp->tenant) {
-            rc = rg_failf(err, RG_FORMAT, "%s:%d: expected 'KEY [TENANT]'", path, lineno);
+        /* KEY [TENANT] [tools=LIST], the two optional fields in any order */
+        const char *t = "", *tl = "";
+        int bad = got == 4;
+        const char *fs[2] = {f1, f2};
+        for (int fi = 0; fi < got - 1 && fi < 2; fi++) {
+            if (!strncmp(fs[fi], "tools=", 6)) bad |= *tl != 0, tl = fs[fi] + 6;
+            else bad |= *t != 0, t = fs[fi];
+        }
+        if (bad || strlen(k) >= sizeof tmp->key || strlen(t) >= sizeof tmp->tenant ||
+            strlen(tl) >= sizeof tmp->tools) {
+            rc = rg_failf(err, RG_FORMAT, "%s:%d: expected 'KEY [TENANT] [tools=LIST]'", path, lineno);
             break;
         }
         if (cnt == cap) {
@@ -1036,7 +1068,8 @@ rg_status rg_server_keys_load(const char *path, rg_server_key **keys, int *n, rg
             tmp = p;
         }
         snprintf(tmp[cnt].key, sizeof tmp[cnt].key, "%s", k);
-        snprintf(tmp[cnt].tenant, sizeof tmp[cnt].tenant, "%s", got == 2 ? t : "");
+        snprintf(tmp[cnt].tenant, sizeof tmp[cnt].tenant, "%s", t);
+        snprintf(tmp[cnt].tools, sizeof tmp[cnt].tools, "%s", tl);
         cnt++;
     }
     fclose(f);
@@ -1045,7 +1078,7 @@ rg_status rg_server_keys_load(const char *path, rg_server_key **keys, int *n, rg
         free(tmp);
         return rc;
     }
-    size_t per = sizeof(rg_server_key) + sizeof tmp->key + sizeof tmp->tenant;
+    size_t per = sizeof(rg_server_key) + sizeof tmp->key + sizeof tmp->tenant + sizeof tmp->tools;
     char *blk = calloc((size_t)cnt, per);
     if (!blk) {
         free(tmp);
@@ -1054,12 +1087,15 @@ rg_status rg_server_keys_load(const char *path, rg_server_key **keys, int *n, rg
     rg_server_key *ks = (rg_server_key *)blk;
     char *strs = blk + (size_t)cnt * sizeof(rg_server_key);
     for (int i = 0; i < cnt; i++) {
-        char *kk = strs + (size_t)i * (sizeof tmp->key + sizeof tmp->tenant);
+        char *kk = strs + (size_t)i * (sizeof tmp->key + sizeof tmp->tenant + sizeof tmp->tools);
         char *tt = kk + sizeof tmp->key;
+        char *tl = tt + sizeof tmp->tenant;
         memcpy(kk, tmp[i].key, sizeof tmp->key);
         memcpy(tt, tmp[i].tenant, sizeof tmp->tenant);
+        memcpy(tl, tmp[i].tools, sizeof tmp->tools);
         ks[i].key = kk;
         ks[i].tenant = *tt ? tt : NULL;
+        ks[i].tools = *tl ? tl : NULL;
     }
     memset(tmp, 0, (size_t)cnt * sizeof *tmp);
     free(tmp);

@@ -23,6 +23,8 @@ typedef struct rg_server rg_server;
 typedef struct rg_server_key {
     const char *key;    /* the secret as given; hashed at rg_server_new, never kept */
     const char *tenant; /* NULL: derived from the key's hash ("k" + 12 hex) */
+    const char *tools;  /* built-in tools the server may run for this key, comma-separated
+                           (search_collection, sql_query, calculator, all); NULL: none */
 } rg_server_key;
 
 typedef struct rg_server_config {
@@ -71,6 +73,12 @@ typedef struct rg_server_config {
     size_t audit_keylen;
     int audit_sync_ms;        /* audit lines are fdatasync'd in groups at most this
                                  often (default 100); 0: every line before the next */
+    const char *const *sql_dbs; /* n_sql_dbs "NAME=PATH" SQLite files for sql_query (read-only) */
+    int n_sql_dbs;
+    int sql_max_rows;     /* rows one sql_query returns at most (default 100) */
+    int sql_timeout_ms;   /* run time of one sql_query (default 2000) */
+    int tool_rounds;      /* server-run tool loop: model turns with tools at most (default 4) */
+    const char *open_tools; /* built-in tools allowed on a server without API keys (NULL: none) */
 } rg_server_config;
 
 /* Fills c with the defaults above. */
@@ -86,7 +94,8 @@ int rg_server_port(const rg_server *s);
 void rg_server_free(rg_server *s);
 
 /* Reads an API-key file: one key per line, optionally followed by
- * whitespace and a tenant name; '#' starts a comment.  *keys is a malloc'd
+ * whitespace and a tenant name and/or `tools=LIST` (the key's allowlist
+ * of built-in tools, comma-separated); '#' starts a comment.  *keys is a malloc'd
  * array whose strings live in the same block (free(*keys) once). */
 rg_status rg_server_keys_load(const char *path, rg_server_key **keys, int *n, rg_err *err);
 

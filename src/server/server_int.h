@@ -64,6 +64,7 @@ typedef struct rg__metrics {
     _Atomic uint64_t cache_hits, cache_misses;
     _Atomic int64_t queue_depth, inflight, jobs_running;
     _Atomic uint64_t client_disconnects;
+    _Atomic uint64_t tool_calls[3][2]; /* [RG__BT_*][0 run, 1 denied] */
 } rg__metrics;
 
 void rg__hist_observe(rg__hist *h, double seconds);
@@ -84,6 +85,7 @@ typedef struct rg__key {
     uint8_t hash[32];
     char tenant[48];
     char id[16]; /* "k" + 12 hex of the hash: names the key in the audit log */
+    unsigned tools; /* allowlist of built-in tools (1 << RG__BT_*) */
     _Atomic int inflight;
 } rg__key;
 
@@ -108,6 +110,9 @@ struct rg_server {
     rg__backend *be;
     struct rg_embedder *embedder; /* NULL without --embed-model */
     rg__local *local;             /* NULL without -m */
+    struct rg__sqldb *sqldbs;     /* --sql-db databases (n_sqldbs) */
+    int n_sqldbs;
+    unsigned open_tools;          /* allowlist on a server without keys */
     pthread_mutex_t embed_mu;     /* one rg_embed_texts at a time */
     _Atomic uint64_t write_epoch; /* bumped on every document change (cache key) */
     int64_t started;
@@ -215,6 +220,7 @@ struct rg__job {
     char coll[128];
     int64_t cited[RG__MAX_CITED];
     int ncited;
+    unsigned tools; /* the key's allowlist of built-in tools (1 << RG__BT_*) */
 };
 
 /* Records a cited document for the audit log (duplicates ignored). */
@@ -350,6 +356,59 @@ rg_status rg__local_render(rg__local *L, const rg__msg *msgs, int n, const char 
 rg_status rg__local_generate(rg__local *L, const char *prompt, const rg__local_params *p,
                              rg__piece_fn fn, void *ud, int *n_in, int *n_out, char finish[16],
                              rg_err *err);
+
+/* The chat family of the local model (rg_llm_chat_family). */
+int rg__local_family(rg__local *L);
+
+/* ---- OpenAI tools with the local model (toolcall.c) ---- */
+enum { RG__TF_HERMES = 0, RG__TF_LLAMA3 = 1, RG__TF_MISTRAL = 2 };
+/* The tool-call format of a chat family (hermes is the generic one). */
+int rg__tool_fmt_of(int chat_family);
+/* The text that starts a call in format fmt. */
+const char *rg__tool_marker(int fmt);
+/* Appends the system-prompt text describing tools (validated array). */
+rg_status rg__tools_system(int fmt, json_t *tools, rg_buf *out);
+/* A copy of the conversation with assistant tool_calls and tool results
+ * written out in format fmt (roles mapped: tool -> user / ipython).
+ * *out: rg__tools_history_free(*out, n). */
+rg_status rg__tools_history(int fmt, const rg__msg *in, int n, rg__msg **out, rg_err *err);
+void rg__tools_history_free(rg__msg *m, int n);
+struct rg_grammar;
+/* A grammar whose sentences are exactly the calls of format fmt to the
+ * tools (only the one named `only` when not NULL) with arguments valid
+ * for each function's parameters schema; up to 4 calls when parallel.
+ * *out owned by the caller (rg_grammar_free). */
+rg_status rg__tools_grammar(int fmt, json_t *tools, const char *only, int parallel,
+                            struct rg_grammar **out, rg_err *err);
+/* Parses calls from model output s[0..n): an array of OpenAI tool calls
+ * ({"id","type":"function","function":{"name","arguments": JSON text}})
+ * or NULL when there is no valid call; *content_end = bytes of text
+ * before the first call (n when none).  Caller owns the array. */
+json_t *rg__tools_parse(int fmt, json_t *tools, const char *s, size_t n, size_t *content_end);
+
+/* ---- built-in tools run by the server (builtin.c) ---- */
+enum { RG__BT_SEARCH = 0, RG__BT_SQL = 1, RG__BT_CALC = 2, RG__BT_COUNT = 3 };
+struct rg_sqltool;
+typedef struct rg__sqldb {
+    struct rg_sqltool *tool;
+    pthread_mutex_t mu; /* one SQLite connection: one query at a time */
+} rg__sqldb;
+const char *rg__builtin_name(int which);
+/* RG__BT_* of a name, or -1. */
+int rg__builtin_find(const char *name);
+/* "a,b,c" (or "all") -> a mask of 1 << RG__BT_*; RG_INVALID naming an unknown tool. */
+rg_status rg__builtin_parse_list(const char *list, unsigned *mask, rg_err *err);
+/* Opens the "NAME=PATH" databases read-only (rg__sqldbs_close frees). */
+rg_status rg__sqldbs_open(rg_server *s, const char *const *specs, int n, rg_err *err);
+void rg__sqldbs_close(rg_server *s);
+/* The OpenAI tool definition of a built-in (new reference); tenant's
+ * collections are search_collection's choices. */
+json_t *rg__builtin_def(rg_server *s, int which, const char *tenant);
+/* Runs a built-in for job's tenant with the parsed arguments; returns the
+ * result object (new reference; {"error": ...} when it failed).
+ * search_collection appends its chunks to citations (numbered on). The
+ * caller has checked the allowlist. */
+json_t *rg__builtin_run(rg__job *job, int which, json_t *args, json_t *citations);
 
 /* ---- routes (server_routes.c) ---- */
 void rg__route_dispatch(rg__req *r);

@@ -721,6 +721,27 @@ static json_t *up_string(gen *g, const char *text, rg_guard_stats *total) {
     return j;
 }
 
+/* The arguments of earlier tool calls are user data too: a copy of calls
+ * with every function.arguments string passed through up_string. */
+static json_t *up_tool_calls(gen *g, json_t *calls, rg_guard_stats *total) {
+    json_t *out = json_deep_copy(calls);
+    if (!g->vault || !out) return out;
+    size_t i;
+    json_t *c;
+    json_array_foreach(out, i, c) {
+        json_t *fn = json_object_get(c, "function");
+        json_t *args = json_object_get(fn, "arguments");
+        if (!json_is_string(args)) continue;
+        json_t *r = up_string(g, json_string_value(args), total);
+        if (!r) {
+            json_decref(out);
+            return NULL;
+        }
+        json_object_set_new(fn, "arguments", r);
+    }
+    return out;
+}
+
 static void gen_upstream(gen *g) {
     rg_server *s = g->job->srv;
     json_t *msgs = json_array();
@@ -752,7 +773,11 @@ static void gen_upstream(gen *g) {
             json_t *c = up_string(g, m->content, &red);
             bad |= !c;
             json_t *o = json_pack("{s:s, s:o*}", "role", m->role, "content", c);
-            if (o && m->tool_calls) json_object_set(o, "tool_calls", m->tool_calls);
+            if (o && m->tool_calls) {
+                json_t *tc = up_tool_calls(g, m->tool_calls, &red);
+                bad |= !tc;
+                if (tc) json_object_set_new(o, "tool_calls", tc);
+            }
             if (o && m->tool_call_id[0]) json_object_set_new(o, "tool_call_id", json_string(m->tool_call_id));
             if (o && m->name[0]) json_object_set_new(o, "name", json_string(m->name));
             json_array_append_new(msgs, o);

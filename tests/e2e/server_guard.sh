@@ -65,6 +65,15 @@ expect 200 "completion through the upstream"
 [ "$(jq -r '.choices[0].text' <<<"$BODY")" = "ECHO: Call 13500001111 now" ] || fail "completion not restored: $BODY"
 grep -q -F 13500001111 "$D/up.rec" && fail "raw number reached the upstream (completions)"
 
+# earlier tool-call arguments and tool results are user data too
+: >"$D/up.rec"
+TC='{"model":"m","messages":[{"role":"user","content":"look up the customer"},{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"lookup","arguments":"{\"phone\":\"13912345678\"}"}}]},{"role":"tool","tool_call_id":"call_1","content":"email li.na@example.org"},{"role":"user","content":"thanks"}]}'
+req POST /v1/chat/completions -d "$TC"
+expect 200 "chat with earlier tool calls through the upstream"
+grep -q -F 13912345678 "$D/up.rec" && fail "a raw tool-call argument reached the upstream"
+grep -q -F li.na@example.org "$D/up.rec" && fail "a raw tool result reached the upstream"
+grep -q 'CN_MOBILE_1' "$D/up.rec" || fail "tool-call arguments not sent upstream: $(cat "$D/up.rec")"
+
 # RAG sources from a collection stored without redaction are redacted upstream
 req POST /v1/collections -d '{"name":"kb"}'; expect 201 "create kb"
 req POST /v1/collections/kb/documents -d '{"text":"Vendor contact: zhao.min@example.cn, card 6222021234567890128. Deliveries arrive on Mondays.","source":"vendor.txt"}'
@@ -106,12 +115,12 @@ stop_servers_but_upstream() {
     kill "$LAST_PID"; wait "$LAST_PID" 2>/dev/null
 }
 stop_servers_but_upstream
-# (d) audit: one line per request (12 above), chain verifies, counts but no values
+# (d) audit: one line per request (13 above), chain verifies, counts but no values
 "$B" audit verify "$D/audit.jsonl" >/dev/null || fail "audit chain does not verify"
 grep -q '"route":"/v1/chat/completions".*"findings":{[^}]*"cn_id":1' "$D/audit.jsonl" || fail "audit lacks the prompt's findings"
 grep -q '"collection":"kb","docs":\["[0-9]*","[0-9]*"\]' "$D/audit.jsonl" || fail "audit lacks the cited documents"
 n_audit=$(wc -l <"$D/audit.jsonl")
-[ "$n_audit" -eq 12 ] || fail "expected an audit line per request (12), got $n_audit"
+[ "$n_audit" -eq 13 ] || fail "expected an audit line per request (13), got $n_audit"
 
 # --drop-injected: the flagged chunk never reaches the prompt or the citations
 start_server guard2 --data "$D/data" --upstream "$UP" --drop-injected || exit 1

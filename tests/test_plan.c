@@ -128,7 +128,7 @@ RG_TEST(plan_profile_roundtrip) {
     snprintf(path, sizeof path, "%s/profile.json", rg_test_tmpdir());
     rg_err e;
     REQUIRE(rg_plan_profile_save(path, p, 2, &e) == RG_OK);
-    rg_plan_profile q;
+    rg_plan_profile q = {0};
     REQUIRE(rg_plan_profile_load(path, 2, &q, &e) == RG_OK);
     CHECK_EQ_INT(q.threads, 2);
     CHECK(NEAR(q.bandwidth_gbs, 30, 1e-9));
@@ -227,4 +227,33 @@ RG_TEST(plan_logits_file_roundtrip) {
     CHECK(truncate(path, 8 + 20 + 20 + 32 - 1) == 0);
     CHECK_EQ_INT(rg_plan_logits_open(path, &f, &e), RG_FORMAT);
     CHECK(strstr(rg_err_text(&e), "bytes") != NULL);
+}
+
+/* What a prompt step runs for its last token only, matmul rows and calls,
+ * by hand for tiny-llama (d 256, ff 768, 2 layers, 2 KV heads of 32,
+ * vocab 512, untied, F16). */
+RG_TEST(plan_model_rows_and_last_only) {
+    const char *fx = rg_test_fixtures_or_skip();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/models/tiny-llama-f16.gguf", fx);
+    rg_plan_model m;
+    rg_err e;
+    REQUIRE(rg_plan_model_from_gguf(path, &m, &e) == RG_OK);
+    CHECK_EQ_INT(m.n_matmul, 7 * 2 + 1);
+    /* rows: per layer q 256 + k 64 + v 64 + o 256 + gate 768 + up 768 + down 256; output 512 */
+    CHECK_EQ_INT((int)m.rows_by_type[RG_DTYPE_F16], 2 * 2432 + 512);
+    /* output 256x512 + last layer's attn_output 256x256 and FFN 3 x 256x768, 2 bytes each */
+    CHECK_EQ_INT((int)m.last_only_by_type[RG_DTYPE_F16], 2 * (256 * 512 + 256 * 256 + 3 * 256 * 768));
+    /* a prompt step charges those bytes' math once, the rest per token */
+    rg_plan_profile p;
+    memset(&p, 0, sizeof p);
+    p.threads = 1;
+    p.bandwidth_gbs = 1e6; /* memory free: compute-bound */
+    p.attn_gflops = 1e9;
+    p.rate[RG_DTYPE_F16].decode_gbs = 1e6;
+    p.rate[RG_DTYPE_F16].prefill_gflops = 1; /* 1e9 flop/s */
+    double all = (double)m.bytes_by_type[RG_DTYPE_F16] / 2, last = (double)m.last_only_by_type[RG_DTYPE_F16] / 2;
+    double want = 2.0 * ((all - last) * 100 + last) / 1e9;
+    double got = rg_plan_step_seconds(&p, &m, 0, 100, 0);
+    CHECK(NEAR(got, want, 1e-3));
 }

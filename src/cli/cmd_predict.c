@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -13,27 +14,29 @@
 static void help(void) {
     printf("usage: ragd predict (-m MODEL.gguf | --params N --type TYPE) [--profile P.json]\n"
            "                    [-t THREADS] [--prompt 512] [--gen 128] [--concurrency N]\n"
-           "                    [--qps X] [--p99-goal MS] [--json]\n\n"
+           "                    [--qps X] [--p99-goal MS] [--clock wall|cpu] [--json]\n\n"
            "Predicts, from the model's tensor shapes and types and a hardware profile\n"
            "(`ragd calibrate`; measured now when P.json does not exist): memory\n"
            "(weights + KV cache), prompt-processing and generation tokens/s, TTFT.\n"
            "With --qps: P50/P99 latency under Poisson arrivals into the continuous\n"
            "batching engine (at most --concurrency sequences per step), and the\n"
-           "highest QPS that keeps P99 under --p99-goal (default 10000 ms).\n");
+           "highest QPS that keeps P99 under --p99-goal (default 10000 ms).\n"
+           "--clock cpu uses the profile's CPU-time rates (the speed with a full core\n"
+           "per thread; compare with `ragd bench --csv`'s cpu-normalised column).\n");
 }
 
 int rg_cmd_predict(int argc, char **argv) {
     const char *model = NULL, *profile = "profile.json", *type = NULL;
     double params = 0, qps = 0, goal = 10000;
     long threads = rg_cpu_count(), prompt = 512, gen = 128, conc = 1;
-    int as_json = 0, c;
+    int as_json = 0, c, cpu_clock = 0;
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"params", required_argument, 0, 'P'},
         {"type", required_argument, 0, 'T'},  {"profile", required_argument, 0, 'f'},
         {"threads", required_argument, 0, 't'}, {"prompt", required_argument, 0, 'p'},
         {"gen", required_argument, 0, 'n'},   {"concurrency", required_argument, 0, 'C'},
         {"qps", required_argument, 0, 'q'},   {"p99-goal", required_argument, 0, 'g'},
-        {"json", no_argument, 0, 'j'},        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"json", no_argument, 0, 'j'},        {"clock", required_argument, 0, 'K'},        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:t:p:n:hj", opts, NULL)) != -1) {
         int bad = 0;
@@ -49,6 +52,11 @@ int rg_cmd_predict(int argc, char **argv) {
         case 'q': bad = rg_cli_double(optarg, &qps) || qps < 0; break;
         case 'g': bad = rg_cli_double(optarg, &goal) || goal <= 0; break;
         case 'j': as_json = 1; break;
+        case 'K':
+            if (!strcmp(optarg, "cpu")) cpu_clock = 1;
+            else if (!strcmp(optarg, "wall")) cpu_clock = 0;
+            else bad = 1;
+            break;
         case 'h': return help(), RG_EXIT_OK;
         default: return rg_cli_usage("predict", "unknown option");
         }
@@ -71,13 +79,17 @@ int rg_cmd_predict(int argc, char **argv) {
     po.concurrency = (int)conc;
     po.qps = qps;
     po.p99_goal_ms = goal;
-    rg_plan_profile prof;
+    rg_plan_profile prof = {0};
+    prof.cpu_clock = cpu_clock;
     if (access(profile, R_OK) == 0) {
         if (rg_plan_profile_load(profile, (int)threads, &prof, &err)) return rg_cli_fail("predict", &err);
     } else {
         fprintf(stderr, "predict: %s not found; measuring this machine with %ld thread(s) "
                         "(save it with `ragd calibrate -o %s`)\n", profile, threads, profile);
-        if (rg_plan_calibrate((int)threads, &prof, &err)) return rg_cli_fail("predict", &err);
+        rg_plan_profile wall;
+        if (rg_plan_calibrate_types((int)threads, NULL, 0, &wall, &prof, &err))
+            return rg_cli_fail("predict", &err);
+        if (!cpu_clock) prof = wall;
     }
     rg_plan_predict_result res;
     if (rg_plan_predict_run(&po, &prof, &res, &err)) return rg_cli_fail("predict", &err);

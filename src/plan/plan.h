@@ -22,6 +22,7 @@
 /* Per-weight-type kernel rates on one machine at a given thread count. */
 typedef struct rg_plan_type_rate {
     double decode_gbs;   /* weight bytes/s streamed by batch-1 matmul (GB/s) */
+    double row_ns;       /* plus this per weight row (short rows cost more per byte) */
     double prefill_gflops; /* 2*k*n*batch / s of batched matmul (GFLOP/s) */
 } rg_plan_type_rate;
 
@@ -30,11 +31,17 @@ typedef struct rg_plan_profile {
     int threads;                       /* threads the rates were measured with */
     double bandwidth_gbs;              /* STREAM-like triad */
     rg_plan_type_rate rate[RG_DTYPE_COUNT]; /* 0 = not measured */
-    double attn_gflops;                /* f32 attention math rate */
+    double attn_gflops;                /* attention kernel rate (all threads) */
+    double call_us;                    /* fixed cost of one matmul call (thread hand-off) */
+    double elem_ns;   /* prefill work beyond matmuls/attention, per token x layer x (2 d + ff) */
+    double layer_us;  /* decode work beyond matmuls/attention/calls, per layer and step */
+    int cpu_clock;                     /* rates by process CPU time / threads ("clock": "cpu"):
+                                          the speed with a full core per thread */
 } rg_plan_profile;
 
 /* Reads a profile JSON (as written by rg_plan_profile_save) and picks the
- * entry measured with `threads` threads (or the nearest below it). */
+ * wall-clock entry measured with `threads` threads (or the nearest below
+ * it); p->cpu_clock set on input asks for the CPU-time entry instead. */
 rg_status rg_plan_profile_load(const char *path, int threads, rg_plan_profile *p, rg_err *err);
 /* Writes n profiles (one per thread count) to path, atomically. */
 rg_status rg_plan_profile_save(const char *path, const rg_plan_profile *p, int n, rg_err *err);
@@ -42,6 +49,10 @@ rg_status rg_plan_profile_save(const char *path, const rg_plan_profile *p, int n
  * (bandwidth triad; batch-1 and batched matmul per weight type).  Takes
  * a few seconds per thread count. */
 rg_status rg_plan_calibrate(int threads, rg_plan_profile *p, rg_err *err);
+/* Same for the n_types weight types listed only (types NULL = all); the
+ * same measurements by CPU time go to *pcpu when it is not NULL. */
+rg_status rg_plan_calibrate_types(int threads, const rg_dtype *types, int n_types,
+                                  rg_plan_profile *p, rg_plan_profile *pcpu, rg_err *err);
 
 /* What the predictor needs to know about a model. */
 typedef struct rg_plan_model {
@@ -51,6 +62,13 @@ typedef struct rg_plan_model {
     uint64_t weight_bytes_per_token; /* bytes read by matmuls for one decode step */
     double matmul_params;            /* weights used by matmuls (flops = 2 x this per token) */
     uint64_t bytes_by_type[RG_DTYPE_COUNT]; /* matmul weight bytes per type */
+    uint64_t rows_by_type[RG_DTYPE_COUNT];  /* matmul weight rows per type */
+    /* Of those, the bytes a prompt step runs for its last token only (the
+     * engine keeps only the rows that want logits after the last layer's
+     * attention): the output matrix and the last layer's attn_output and
+     * FFN. */
+    uint64_t last_only_by_type[RG_DTYPE_COUNT];
+    int n_matmul;                    /* matmul calls per forward step */
     rg_dtype main_type;              /* the type holding most matmul bytes */
 } rg_plan_model;
 
@@ -263,7 +281,8 @@ rg_status rg_plan_predict_run(const rg_plan_predict_opts *o, const rg_plan_profi
  * ttft_ms, request_ms, memory_bytes, kv_bytes_per_token, ...). */
 struct json_t *rg_plan_predict_json(const rg_plan_predict_opts *o, const rg_plan_predict_result *r);
 
-/* A profile from a parsed JSON object shaped like a profile file. */
+/* A profile from a parsed JSON object shaped like a profile file
+ * (p->cpu_clock on input as for rg_plan_profile_load). */
 rg_status rg_plan_profile_from_json(const struct json_t *root, const char *name, int threads,
                                     rg_plan_profile *p, rg_err *err);
 /* A cost input from a parsed JSON object shaped like the cost config. */

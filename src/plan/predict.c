@@ -51,6 +51,8 @@ rg_status rg_plan_model_from_gguf(const char *path, rg_plan_model *m, rg_err *er
     const rg_gguf_tensor *emb = rg_gguf_find_tensor(g, "token_embd.weight");
     int tied = rg_gguf_find_tensor(g, "output.weight") == NULL;
     if (emb) m->n_vocab = emb->ne[1];
+    char last[64];
+    snprintf(last, sizeof last, "blk.%lld.", (long long)(m->n_layer - 1));
     for (int64_t i = 0; i < rg_gguf_n_tensors(g); i++) {
         const rg_gguf_tensor *t = rg_gguf_tensor_at(g, i);
         if (t->n_dims < 2 || t->type >= RG_DTYPE_COUNT) continue;
@@ -59,6 +61,12 @@ rg_status rg_plan_model_from_gguf(const char *path, rg_plan_model *m, rg_err *er
         if ((is_emb && !tied) || strstr(t->name, "position_embd") || strstr(t->name, "token_types"))
             continue;
         m->bytes_by_type[t->type] += t->nbytes;
+        m->rows_by_type[t->type] += (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]);
+        m->n_matmul++;
+        int is_out = is_emb || strcmp(t->name, "output.weight") == 0;
+        int tail = strncmp(t->name, last, strlen(last)) == 0 &&
+                   (strstr(t->name, "attn_output") || strstr(t->name, "ffn_"));
+        if (is_out || tail) m->last_only_by_type[t->type] += t->nbytes;
     }
     rg_gguf_close(g);
     if (m->n_layer <= 0 || m->n_embd <= 0)
@@ -84,6 +92,13 @@ rg_status rg_plan_model_from_params(double params, rg_dtype type, rg_plan_model 
     m->n_vocab = 32000;
     double bytes = params / tr->block_size * tr->type_size;
     m->bytes_by_type[type] = (uint64_t)bytes;
+    double per_layer = (double)m->n_embd * (2 * m->n_embd + 2 * m->n_embd / 4 + 3 * m->n_ff);
+    double out = (double)m->n_vocab * m->n_embd;
+    double tail = (double)m->n_embd * (m->n_embd + 3 * m->n_ff);
+    m->last_only_by_type[type] = (uint64_t)(bytes * fmin(1.0, (out + tail) / (out + per_layer * m->n_layer)));
+    m->n_matmul = (int)(7 * m->n_layer + 1);
+    m->rows_by_type[type] = (uint64_t)(m->n_layer * (2 * m->n_embd + 2 * m->n_embd / 4 + 3 * m->n_ff) +
+                                       m->n_vocab); /* rows: outputs of every matrix */
     m->file_bytes = (uint64_t)bytes;
     finish_model(m);
     return RG_OK;
@@ -110,27 +125,54 @@ static uint64_t kv_per_token(const rg_plan_model *m, int elem) {
     return (uint64_t)(2 * m->n_layer * m->n_head_kv * hd * (elem > 0 ? elem : 2));
 }
 
+/* Attention of one step: prefill tokens attend to ctx earlier positions
+ * plus the causal half of their own; decoding sequences read ctx
+ * positions of KV each. */
+static double attn_seconds(const rg_plan_profile *p, const rg_plan_model *m, int b,
+                           int prefill_tokens, int ctx_tokens) {
+    double rate = (p->attn_gflops > 0 ? p->attn_gflops : 5.0) * 1e9;
+    double flops = 4.0 * m->n_layer * m->n_embd * (double)prefill_tokens *
+                   (ctx_tokens + prefill_tokens / 2.0);
+    double t = flops / rate;
+    if (b > 0) {
+        double kv = (double)kv_per_token(m, 2) * ctx_tokens * b;
+        double dflops = 4.0 * m->n_layer * m->n_embd * (double)ctx_tokens * b;
+        t += fmax(kv / (p->bandwidth_gbs * 1e9), dflops / rate);
+    }
+    return t;
+}
+
 double rg_plan_step_seconds(const rg_plan_profile *p, const rg_plan_model *m, int b,
                             int prefill_tokens, int ctx_tokens) {
-    double t_mem = 0, t_flop = 0;
+    double t = 0;
     int tokens = b + prefill_tokens;
-    for (int t = 0; t < RG_DTYPE_COUNT; t++) {
-        if (!m->bytes_by_type[t]) continue;
-        t_mem += (double)m->bytes_by_type[t] / decode_rate(p, t);
-        double pr = params_of((rg_dtype)t, m->bytes_by_type[t]);
-        t_flop += 2.0 * pr * tokens / prefill_rate(p, t);
+    /* rows that want logits: every decoding sequence, the last prompt token */
+    int out_tokens = b + (prefill_tokens > 0);
+    for (int ty = 0; ty < RG_DTYPE_COUNT; ty++) {
+        if (!m->bytes_by_type[ty]) continue;
+        double t_mem = (double)m->bytes_by_type[ty] / decode_rate(p, ty) +
+                       (double)m->rows_by_type[ty] * p->rate[ty].row_ns * 1e-9;
+        if (tokens <= 1) {
+            t += t_mem;
+            continue;
+        }
+        /* Weights stream once per step; a type's matmuls are bound by the
+         * slower of streaming them and doing the math for every row. */
+        double all = params_of((rg_dtype)ty, m->bytes_by_type[ty]);
+        double last = params_of((rg_dtype)ty, m->last_only_by_type[ty]);
+        double flops = 2.0 * ((all - last) * tokens + last * out_tokens);
+        t += fmax(t_mem, flops / prefill_rate(p, ty));
     }
-    /* Weights stream once per step; the step is bound by the slower of
-     * streaming them and doing the math for every token in it. */
-    double t = tokens <= 1 ? t_mem : fmax(t_mem, t_flop);
-    /* Attention: each decoding token reads its KV (memory-bound); prefill
-     * tokens do QK^T and AV over the context so far (compute-bound). */
-    double attn_rate = (p->attn_gflops > 0 ? p->attn_gflops : 5.0) * 1e9;
-    double kv = (double)kv_per_token(m, 2) * ctx_tokens * b;
-    t += kv / (p->bandwidth_gbs * 1e9);
-    t += 4.0 * m->n_layer * m->n_embd * (double)prefill_tokens * (ctx_tokens + prefill_tokens / 2.0) /
-         attn_rate;
-    return t;
+    /* fixed cost per matmul call, and per layer once attention is big
+     * enough to be spread over the threads (forward.c: >= 65536 MACs) */
+    int calls = m->n_matmul > 0 ? m->n_matmul : (int)(7 * m->n_layer + 1);
+    double attn_work = (double)(ctx_tokens + 1) * m->n_embd * (tokens > 0 ? tokens : 1);
+    if (attn_work >= 65536) calls += (int)m->n_layer;
+    t += calls * p->call_us * 1e-6;
+    /* the engine's own residual (calibrate runs a small model through it) */
+    t += p->elem_ns * 1e-9 * (double)prefill_tokens * m->n_layer * (2.0 * m->n_embd + m->n_ff);
+    if (b > 0) t += p->layer_us * 1e-6 * m->n_layer;
+    return t + attn_seconds(p, m, b, prefill_tokens, ctx_tokens);
 }
 
 void rg_plan_predict(const rg_plan_profile *p, const rg_plan_model *m, const rg_plan_request *r,

@@ -67,6 +67,7 @@ static void predict_free(void *p) {
 
 static rg_status server_profile(const predict_job *pj, rg_plan_profile *prof, rg_err *err) {
     int t = pj->o.threads;
+    memset(prof, 0, sizeof *prof); /* the wall-clock entries */
     if (pj->profile) return rg_plan_profile_from_json(pj->profile, "profile", t, prof, err);
     char path[600];
     snprintf(path, sizeof path, "%s/profile.json", pj->data_dir);

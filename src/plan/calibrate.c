@@ -178,22 +178,43 @@ static rg_status measure_type(rg_nn *nn, rg_dtype type, rg_plan_type_rate *out,
         goto out;
     fit_decode(big.wall, r1, b1, small.wall, r2, b2, &out->decode_gbs, &out->row_ns);
     fit_decode(big.cpu, r1, b1, small.cpu, r2, b2, &out_cpu->decode_gbs, &out_cpu->row_ns);
-    /* batched: 512 rows, compute-bound */
-    uint64_t row;
-    const int64_t nb = 512;
-    if (!(w = make_weights(type, k, nb, &row))) {
-        rc = RG_NOMEM;
-        goto out;
+    /* batched (compute-bound), 512 rows of k 2048 and of k 512: time =
+     * flops / prefill_gflops + rows x batch x cell_ns (per output: tile
+     * set-up and stores, which short rows do not amortise) */
+    {
+        const int64_t nb = 512;
+        timer tl, ts;
+        for (int pass = 0; pass < 2; pass++) {
+            int64_t kk = pass ? 512 : k;
+            timer *tm = pass ? &ts : &tl;
+            uint64_t row;
+            free(w);
+            if (!(w = make_weights(type, kk, nb, &row))) {
+                rc = RG_NOMEM;
+                goto out;
+            }
+            tm_init(tm, rg_nn_threads(nn));
+            for (int rep = 0; rep < 3; rep++) {
+                tm_start(tm);
+                if ((rc = rg_nn_matmul(nn, type, w, kk, nb, x, batch, y))) goto out;
+                tm_stop(tm);
+            }
+        }
+        double cells = (double)nb * batch;
+        for (int c = 0; c < 2; c++) {
+            double t1 = c ? tl.cpu : tl.wall, t2 = c ? ts.cpu : ts.wall;
+            rg_plan_type_rate *o = c ? out_cpu : out;
+            /* t1 = 2*k1*cells/R + cells*a, t2 = 2*k2*cells/R + cells*a */
+            double inv_r = (t1 - t2) / (2.0 * (k - 512) * cells);
+            double a = (t2 - 2.0 * 512 * cells * inv_r) / cells;
+            if (!(inv_r > 0) || !(a > 0)) {
+                a = 0;
+                inv_r = t1 / (2.0 * k * cells);
+            }
+            o->prefill_gflops = 1.0 / inv_r / 1e9;
+            o->cell_ns = a * 1e9;
+        }
     }
-    timer tm;
-    tm_init(&tm, rg_nn_threads(nn));
-    for (int rep = 0; rep < 3; rep++) {
-        tm_start(&tm);
-        if ((rc = rg_nn_matmul(nn, type, w, k, nb, x, batch, y))) goto out;
-        tm_stop(&tm);
-    }
-    out->prefill_gflops = 2.0 * k * nb * batch / tm.wall / 1e9;
-    out_cpu->prefill_gflops = 2.0 * k * nb * batch / tm.cpu / 1e9;
     rc = RG_OK;
 out:
     free(w);

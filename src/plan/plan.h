@@ -24,6 +24,7 @@ typedef struct rg_plan_type_rate {
     double decode_gbs;   /* weight bytes/s streamed by batch-1 matmul (GB/s) */
     double row_ns;       /* plus this per weight row (short rows cost more per byte) */
     double prefill_gflops; /* 2*k*n*batch / s of batched matmul (GFLOP/s) */
+    double cell_ns;      /* plus this per output (row x batch) of a batched matmul */
 } rg_plan_type_rate;
 
 typedef struct rg_plan_profile {

@@ -161,7 +161,12 @@ double rg_plan_step_seconds(const rg_plan_profile *p, const rg_plan_model *m, in
         double all = params_of((rg_dtype)ty, m->bytes_by_type[ty]);
         double last = params_of((rg_dtype)ty, m->last_only_by_type[ty]);
         double flops = 2.0 * ((all - last) * tokens + last * out_tokens);
-        t += fmax(t_mem, flops / prefill_rate(p, ty));
+        /* outputs: rows x tokens, the last-only share for out_tokens rows */
+        double rows = (double)m->rows_by_type[ty];
+        double lrows = m->bytes_by_type[ty] ? rows * (double)m->last_only_by_type[ty] /
+                                                  (double)m->bytes_by_type[ty] : 0;
+        double cells = (rows - lrows) * tokens + lrows * out_tokens;
+        t += fmax(t_mem, flops / prefill_rate(p, ty) + cells * p->rate[ty].cell_ns * 1e-9);
     }
     /* fixed cost per matmul call, and per layer once attention is big
      * enough to be spread over the threads (forward.c: >= 65536 MACs) */

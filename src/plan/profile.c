@@ -25,6 +25,7 @@ rg_status rg_plan_profile_save(const char *path, const rg_plan_profile *p, int n
             json_t *r = json_object();
             json_object_set_new(r, "decode_gbs", json_real(p[i].rate[t].decode_gbs));
             json_object_set_new(r, "row_ns", json_real(p[i].rate[t].row_ns));
+            json_object_set_new(r, "cell_ns", json_real(p[i].rate[t].cell_ns));
             json_object_set_new(r, "prefill_gflops", json_real(p[i].rate[t].prefill_gflops));
             json_object_set_new(types, rg_dtype_name((uint32_t)t), r);
         }
@@ -91,6 +92,8 @@ rg_status rg_plan_profile_from_json(const json_t *root, const char *name, int th
         p->rate[t].decode_gbs = num(r, "decode_gbs");
         p->rate[t].row_ns = num(r, "row_ns");
         if (p->rate[t].row_ns < 0 || p->rate[t].row_ns > 1e6) p->rate[t].row_ns = 0;
+        p->rate[t].cell_ns = num(r, "cell_ns");
+        if (p->rate[t].cell_ns < 0 || p->rate[t].cell_ns > 1e6) p->rate[t].cell_ns = 0;
         p->rate[t].prefill_gflops = num(r, "prefill_gflops");
     }
     if (!(p->bandwidth_gbs > 0) || p->bandwidth_gbs > 1e6 || !(p->threads >= 1))

@@ -117,6 +117,31 @@ static int cur_next(cursor *c, int first) {
     return 1;
 }
 
+/* A term's documents without their positions: the scoring loops' walk. */
+typedef struct {
+    const uint8_t *p, *end;
+    uint32_t doc, ndocs;
+    int first;
+} docwalk;
+
+static void dw_init(docwalk *w, const rg_text_index *ix, uint32_t t) {
+    w->p = ix->blob + ix->doc_off[t];
+    w->end = w->p + ix->doc_len[t];
+    w->doc = 0;
+    w->ndocs = ix->ndocs;
+    w->first = 1;
+}
+
+static inline int dw_next(docwalk *w, uint32_t *doc, uint32_t *tf) {
+    uint32_t delta;
+    if (!rg__varint_get(&w->p, w->end, &delta) || !rg__varint_get(&w->p, w->end, tf)) return 0;
+    uint64_t d = w->first ? delta : (uint64_t)w->doc + delta;
+    w->first = 0;
+    if (d >= w->ndocs) return 0;
+    *doc = w->doc = (uint32_t)d;
+    return 1;
+}
+
 /* Reads the current doc's positions into *buf (grown as needed). */
 static int cur_positions(cursor *c, uint32_t **buf, size_t *cap) {
     if (!c->pending) return 0;
@@ -542,14 +567,10 @@ rg_status rg_text_search(const rg_text_index *cix, const rg_text_analyzer *a, co
         if (t->w <= 0) continue;
         double df = ix->df[t->tid];
         float idf = (float)(log(1.0 + (N - df + 0.5) / (df + 0.5)) * t->w * (k1 + 1));
-        const uint8_t *p = ix->blob + ix->doc_off[t->tid], *end = p + ix->doc_len[t->tid];
-        uint32_t doc = 0, delta, tf;
-        int first = 1;
-        while (rg__varint_get(&p, end, &delta) && rg__varint_get(&p, end, &tf)) {
-            uint64_t d = first ? delta : (uint64_t)doc + delta;
-            first = 0;
-            if (d >= ix->ndocs) break;
-            doc = (uint32_t)d;
+        docwalk w;
+        dw_init(&w, ix, t->tid);
+        uint32_t doc, tf;
+        while (dw_next(&w, &doc, &tf)) {
             float ftf = (float)tf;
             s->acc[doc] += idf * ftf / (ftf + nk1 + bk1 * (float)ix->dl[doc]);
             if (!(s->flag[doc] & 1)) {
@@ -563,16 +584,11 @@ rg_status rg_text_search(const rg_text_index *cix, const rg_text_analyzer *a, co
     for (size_t i = 0; i < c.nt; i++) {
         qterm *t = &c.t[i];
         if (!t->not) continue;
-        const uint8_t *p = ix->blob + ix->doc_off[t->tid], *end = p + ix->doc_len[t->tid];
-        uint32_t doc = 0, delta, tf;
-        int first = 1;
-        while (rg__varint_get(&p, end, &delta) && rg__varint_get(&p, end, &tf)) {
-            uint64_t d = first ? delta : (uint64_t)doc + delta;
-            first = 0;
-            if (d >= ix->ndocs) break;
-            doc = (uint32_t)d;
+        docwalk w;
+        dw_init(&w, ix, t->tid);
+        uint32_t doc, tf;
+        while (dw_next(&w, &doc, &tf))
             if (s->flag[doc] & 1) s->flag[doc] |= 2;
-        }
     }
     /* proximity of adjacent query words (each pair once) */
     float prox = params && params->prox_set ? params->prox : 0.0f;

@@ -19,16 +19,9 @@ command -v wrk >/dev/null || { echo "skip: wrk not installed"; exit 0; }
 command -v curl >/dev/null || { echo "skip: curl not installed"; exit 0; }
 mkdir -p "$T"
 
-"$B" serve --port 0 --data "$T/data" --threads 2 --cache 0 --max-inflight 100000 2>"$T/server.log" &
-PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null' EXIT
-for _ in $(seq 1 100); do
-    PORT=$(grep -o 'serving on http://127.0.0.1:[0-9]*' "$T/server.log" | grep -o '[0-9]*$')
-    [ -n "$PORT" ] && break
-    sleep 0.1
-done
-[ -n "${PORT:-}" ] || { echo "server did not start"; cat "$T/server.log"; exit 1; }
-URL=http://127.0.0.1:$PORT
+. bench/lib/wrk.bash
+server_start --data "$T/data" --threads 2 --cache 0 --max-inflight 100000
+trap server_stop EXIT
 
 # A synthetic corpus: documents of paragraphs (~700 bytes, one chunk each)
 # of words drawn from a 5,000-word vocabulary with a Zipf-like (1/rank)
@@ -66,41 +59,12 @@ t3=$(date +%s.%N)
 printf 'corpus: %s chunks in %d documents, ingested over HTTP in %.1f s; index build on first search %.0f ms\n' \
     "$NCH" "$DOCS" "$(echo "$t1 - $t0" | bc)" "$(echo "($t3 - $t2) * 1000" | bc)"
 
-cat >"$T/search.lua" <<LUA
-local qs = {}
-for l in io.lines("$T/queries.txt") do qs[#qs + 1] = l end
-local i = 0
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-  i = i % #qs + 1
-  return wrk.format(nil, "/v1/collections/bench/search", nil, '{"query":"' .. qs[i] .. '","k":5}')
-end
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %.0f %.2f %.2f %d %d\n", summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.requests))
-end
-LUA
-cat >"$T/plain.lua" <<'LUA'
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %.0f %.2f %.2f %d %d\n", summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.requests))
-end
-LUA
-run() { # name script path
-    local r
-    r=$(wrk -t2 -c"$CONNS" -d"${SECS}s" -s "$2" "$URL$3" 2>&1 | grep '^RESULT')
-    set -- "$1" $r
-    printf '| %-28s | %8s | %8s | %8s | %6s of %s |\n' "$1" "$3" "$4" "$5" "$6" "$7"
-}
+wrk_search_lua "$T/search.lua" "$T/queries.txt" bench
+wrk_plain_lua "$T/plain.lua"
 echo
 echo "wrk -t2 -c$CONNS -d${SECS}s on 127.0.0.1, server --threads 2 (machine shared: figures are noisy)"
-echo "| route                        |      QPS | P50 (ms) | P99 (ms) | errors       |"
-echo "|------------------------------|---------:|---------:|---------:|--------------|"
-run "POST .../search (k=5)" "$T/search.lua" /v1/collections/bench/search
-run "GET /health" "$T/plain.lua" /health
+echo "| route                              |      QPS | P50 (ms) | P99 (ms) | errors       |"
+echo "|------------------------------------|---------:|---------:|---------:|--------------|"
+wrk_row "POST .../search (k=5)" "$T/search.lua" /v1/collections/bench/search "$CONNS" "$SECS"
+wrk_row "GET /health" "$T/plain.lua" /health "$CONNS" "$SECS"
 echo "goal: search >= 2,000 QPS with P99 < 20 ms (2 cores); SQLite FTS5 in-process, no HTTP: AND 1,034 QPS p99 4.1 ms / OR 82 QPS p99 42 ms"

@@ -22,20 +22,9 @@ command -v wrk >/dev/null && command -v curl >/dev/null || { echo "skip: wrk and
 [ -f "$M" ] || { echo "skip: embedding model $M absent"; exit 0; }
 rm -rf "$T"; mkdir -p "$T"
 
-PID=
-start() { # args...
-    "$B" serve --port 0 --threads 2 --cache 0 --max-inflight 100000 "$@" 2>"$T/server.log" &
-    PID=$!
-    PORT=
-    for _ in $(seq 1 100); do
-        PORT=$(grep -o 'serving on http://127.0.0.1:[0-9]*' "$T/server.log" | grep -o '[0-9]*$')
-        [ -n "$PORT" ] && break
-        sleep 0.1
-    done
-    [ -n "$PORT" ] || { echo "server did not start"; cat "$T/server.log"; exit 1; }
-    URL=http://127.0.0.1:$PORT
-}
-stop() { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }
+. bench/lib/wrk.bash
+start() { server_start --threads 2 --cache 0 --max-inflight 100000 "$@"; }
+stop() { server_stop; }
 trap stop EXIT
 
 # one chunk per document (~600 bytes of words from a 3,000-word vocabulary),
@@ -64,33 +53,10 @@ ingest() { # collection -> seconds
     t1=$(date +%s.%N)
     echo "$t1 - $t0" | bc
 }
-lua() { # mode -> script
-    cat >"$T/search-$1.lua" <<LUA
-local qs = {}
-for l in io.lines("$T/queries.txt") do qs[#qs + 1] = l end
-local i = 0
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-  i = i % #qs + 1
-  return wrk.format(nil, "/v1/collections/$2/search", nil, '{"query":"' .. qs[i] .. '","k":5,"mode":"$1"}')
-end
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %.0f %.2f %.2f %d %d\n", summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.requests))
-end
-LUA
-    echo "$T/search-$1.lua"
-}
 run() { # label mode collection
-    local r s
-    s=$(lua "$2" "$3")
+    wrk_search_lua "$T/search-$2.lua" "$T/queries.txt" "$3" "$2"
     curl -s -o /dev/null -X POST "$URL/v1/collections/$3/search" -d "{\"query\":\"warm\",\"mode\":\"$2\"}"
-    r=$(wrk -t2 -c8 -d"${SECS}s" -s "$s" "$URL" 2>&1 | grep '^RESULT')
-    set -- "$1" $r # $2 = RESULT
-    printf '| %-34s | %7s | %8s | %8s | %5s of %s |\n' "$1" "$3" "$4" "$5" "$6" "$7"
+    wrk_row "$1" "$T/search-$2.lua" / 8 "$SECS"
 }
 
 start --data "$T/data" --embed-model "$M"
@@ -110,8 +76,8 @@ printf '  plain %.2f ms/doc; with embedding (%s) %.2f ms/doc; redacting + embedd
 
 echo
 echo "wrk -t2 -c8 -d${SECS}s on 127.0.0.1, search k=5 over $CHUNKS chunks (machine shared: figures are noisy)"
-echo "| search                             |     QPS | P50 (ms) | P99 (ms) | errors       |"
-echo "|------------------------------------|--------:|---------:|---------:|--------------|"
+echo "| search                             |      QPS | P50 (ms) | P99 (ms) | errors       |"
+echo "|------------------------------------|---------:|---------:|---------:|--------------|"
 start --data "$T/data" --embed-model "$M"
 run "bm25" bm25 v
 run "vector ($(basename "$M"))" vector v

@@ -98,6 +98,11 @@ RG_TEST(llm_ops_against_naive_every_level) {
         }
         rg_nn_axpy_f16(y, 0.37f, h, N);
         CHECKF(max_rel(y, ref, N) < 1e-6, "level %d axpy_f16", level);
+        /* bias add, n not a multiple of 8 */
+        memcpy(y, x, sizeof y);
+        for (int i = 0; i < N; i++) ref[i] = (double)x[i] + u[i];
+        rg_nn_add(y, u, N);
+        CHECKF(max_rel(y, ref, N) < 1e-6, "level %d add", level);
     }
     rg_cpu_level_force(-1);
 }

@@ -19,6 +19,7 @@
 #include "core/limits.h"
 #include "gguf/gguf.h"
 #include "nn/nn.h"
+#include "nn/ops.h"
 #include "tok/tok.h"
 
 typedef struct {
@@ -198,45 +199,12 @@ static rg_status grow(rg_embedder *e, int T) {
     return RG_OK;
 }
 
-/* x (d,) = LayerNorm(x) * w + b */
-static void layernorm(float *x, const float *w, const float *b, int d, float eps) {
-    double mean = 0, var = 0;
-    for (int i = 0; i < d; i++) mean += x[i];
-    mean /= d;
-    for (int i = 0; i < d; i++) var += (x[i] - mean) * (x[i] - mean);
-    var /= d;
-    float inv = (float)(1.0 / sqrt(var + eps));
-    for (int i = 0; i < d; i++) x[i] = (float)(x[i] - mean) * inv * w[i] + b[i];
-}
-
-/* e^x for |x| < 88 with a degree-6 polynomial on [-ln2/2, ln2/2] (rel.
- * error ~2e-7): libm's tanhf was a quarter of the encoder's time. */
-static inline float exp_poly(float x) {
-    x = x < -87.0f ? -87.0f : x > 87.0f ? 87.0f : x;
-    float n = __builtin_roundf(x * 1.44269504088896341f);
-    float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.16666667f + r * (0.041666668f + r * (0.008333334f + r * 0.0013888889f)))));
-    union {
-        float f;
-        int32_t i;
-    } u = {p};
-    u.i += (int32_t)((uint32_t)(int32_t)n << 23); /* n may be negative: shift as unsigned */
-    return u.f;
-}
-
-/* GELU, tanh form (as llama.cpp): 0.5x(1 + tanh(u)) = x / (1 + e^(-2u)) */
-static inline float gelu(float x) {
-    float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
-    return x / (1.0f + exp_poly(-2.0f * u));
-}
-
 static rg_status linear_fwd(rg_nn *nn, const linear *l, const float *in, int T, float *out) {
     int64_t k = l->w->ne[0], n = l->w->ne[1];
     rg_status rc = rg_nn_matmul(nn, l->w->type, l->w->data, k, n, in, T, out);
     if (rc) return rc;
     const float *b = l->b->data;
-    for (int t = 0; t < T; t++)
-        for (int64_t j = 0; j < n; j++) out[(size_t)t * n + j] += b[j];
+    for (int t = 0; t < T; t++) rg_nn_add(out + (size_t)t * n, b, n);
     return RG_OK;
 }
 
@@ -327,7 +295,7 @@ rg_status rg_embed_tokens(rg_embedder *e, const int32_t *const *ids, const int *
                 rg_nn_get_row(e->type_embd->type, e->type_embd->data, d, 0, e->row);
                 for (int j = 0; j < d; j++) x[j] += e->row[j];
             }
-            layernorm(x, e->emb_ln_w->data, e->emb_ln_b->data, d, e->eps);
+            rg_nn_layernorm(x, x, e->emb_ln_w->data, e->emb_ln_b->data, d, e->eps);
         }
     }
     rg_nn *nn = e->nn;
@@ -346,15 +314,15 @@ rg_status rg_embed_tokens(rg_embedder *e, const int32_t *const *ids, const int *
         for (int t = 0; t < T; t++) {
             float *x = e->x + (size_t)t * d, *o = e->q + (size_t)t * d;
             for (int j = 0; j < d; j++) x[j] += o[j];
-            layernorm(x, L->ln1_w->data, L->ln1_b->data, d, e->eps);
+            rg_nn_layernorm(x, x, L->ln1_w->data, L->ln1_b->data, d, e->eps);
         }
         if ((rc = linear_fwd(nn, &L->up, e->x, T, e->ff))) goto kernel_fail;
-        for (size_t i = 0; i < (size_t)T * (size_t)e->n_ff; i++) e->ff[i] = gelu(e->ff[i]);
+        rg_nn_gelu(e->ff, (int64_t)T * e->n_ff);
         if ((rc = linear_fwd(nn, &L->down, e->ff, T, e->q))) goto kernel_fail;
         for (int t = 0; t < T; t++) {
             float *x = e->x + (size_t)t * d, *o = e->q + (size_t)t * d;
             for (int j = 0; j < d; j++) x[j] += o[j];
-            layernorm(x, L->ln2_w->data, L->ln2_b->data, d, e->eps);
+            rg_nn_layernorm(x, x, L->ln2_w->data, L->ln2_b->data, d, e->eps);
         }
     }
     for (int i = 0; i < n; i++) {

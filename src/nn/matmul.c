@@ -5,8 +5,13 @@
  * row tiles from a shared counter, so each weight row is read from memory
  * once per call and reused for every activation row while it sits in L1.
  *
- * F32 weights with batch >= RG_NN_BLAS_MIN use OpenBLAS sgemm. */
+ * F32 weights with batch >= RG_NN_BLAS_MIN use OpenBLAS sgemm, one
+ * single-threaded sgemm per chunk of weight rows on our own pool: with
+ * OpenBLAS's threads as well, two pools spun on the same cores (its idle
+ * threads sched_yield in a loop: a fifth of an embedding run's CPU time,
+ * and "-t 1" used two cores). */
 #include <cblas.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -23,7 +28,11 @@ struct rg_nn {
     size_t scratch_cap;
 };
 
+static void blas_single_thread(void) { openblas_set_num_threads(1); }
+
 rg_nn *rg_nn_new(int n_threads) {
+    static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+    pthread_once(&blas_once, blas_single_thread);
     rg_nn *nn = calloc(1, sizeof *nn);
     if (!nn) return NULL;
     if (n_threads <= 0) n_threads = rg_cpu_count();
@@ -112,6 +121,23 @@ static void mm_task_run(void *ctx, int ith, int nth) {
     }
 }
 
+/* Y[:, lo:hi] = X @ W[lo:hi]^T for chunks of t->chunk weight rows.  Each
+ * sgemm call packs all of X again, so chunks are few and large: two per
+ * thread (one on a single thread), enough to even out a late thread. */
+static void blas_task(void *ctx, int ith, int nth) {
+    mm_task *t = ctx;
+    (void)ith;
+    (void)nth;
+    for (;;) {
+        long lo = atomic_fetch_add_explicit(&t->next, t->chunk, memory_order_relaxed);
+        if (lo >= (long)t->n) break;
+        long hi = lo + t->chunk < (long)t->n ? lo + t->chunk : (long)t->n;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)t->batch, (blasint)(hi - lo),
+                    (blasint)t->k, 1.0f, t->x, (blasint)t->k, (const float *)t->w + lo * t->k,
+                    (blasint)t->k, 0.0f, t->y + lo, (blasint)t->n);
+    }
+}
+
 rg_status rg_nn_matmul(rg_nn *nn, rg_dtype wt, const void *w, int64_t k, int64_t n,
                        const float *x, int64_t batch, float *y) {
     if (!rg_nn_supports(wt)) return RG_UNSUPPORTED;
@@ -125,8 +151,10 @@ rg_status rg_nn_matmul(rg_nn *nn, rg_dtype wt, const void *w, int64_t k, int64_t
     if (wt == RG_DTYPE_F32) {
         if (batch >= RG_NN_BLAS_MIN) {
             /* Y (batch,n) = X (batch,k) @ W^T, W row-major (n,k) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)batch, (blasint)n,
-                        (blasint)k, 1.0f, x, (blasint)k, w, (blasint)k, 0.0f, y, (blasint)n);
+            int parts = nn->n_threads > 1 ? 2 * nn->n_threads : 1;
+            t.chunk = (long)((n + parts - 1) / parts + 15) & ~15L;
+            atomic_init(&t.next, 0);
+            rg_pool_run_shared(nn->pool, blas_task, &t);
             return RG_OK;
         }
         t.xa = (void *)x; /* already the activation type */

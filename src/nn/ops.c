@@ -80,16 +80,28 @@ void rg_nn_silu_mul(float *g, const float *u, int64_t n) {
 }
 
 void rg_nn_gelu(float *x, int64_t n) {
-    /* ggml: 0.5*x*(1 + tanh(sqrt(2/pi)*x*(1 + 0.044715*x^2))) */
-    const float c = 0.79788456080286535587989211986876f;
-    for (int64_t i = 0; i < n; i++) {
+    /* ggml: 0.5*x*(1 + tanh(sqrt(2/pi)*x*(1 + 0.044715*x^2))), computed as
+     * x / (1 + e^(-2u)): one expf instead of tanhf, which was a quarter of
+     * the BERT encoder's time */
+    const float c = -2.0f * 0.79788456080286535587989211986876f;
+    int64_t i = 0;
+    if (use_avx2() && n >= 8) {
+        rg__ops_gelu_avx2(x, n & ~(int64_t)7);
+        i = n & ~(int64_t)7;
+    }
+    for (; i < n; i++) {
         float v = x[i];
-        x[i] = 0.5f * v * (1.0f + tanhf(c * v * (1.0f + 0.044715f * v * v)));
+        x[i] = v / (1.0f + expf(c * v * (1.0f + 0.044715f * v * v)));
     }
 }
 
 void rg_nn_add(float *y, const float *b, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] += b[i];
+    int64_t i = 0;
+    if (use_avx2() && n >= 8) {
+        rg__ops_add_avx2(y, b, n & ~(int64_t)7);
+        i = n & ~(int64_t)7;
+    }
+    for (; i < n; i++) y[i] += b[i];
 }
 
 void rg_nn_scale(float *x, float s, int64_t n) {

@@ -74,6 +74,24 @@ void rg__ops_silu_mul_avx2(float *g, const float *u, int64_t n) {
     }
 }
 
+void rg__ops_add_avx2(float *y, const float *b, int64_t n) {
+    for (int64_t i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(b + i)));
+}
+
+/* GELU, tanh form: 0.5x(1 + tanh(u)) = x / (1 + e^(-2u)); e^(-2u)
+ * saturating to +inf gives -0 for very negative x, as tanh's -1 does. */
+void rg__ops_gelu_avx2(float *x, int64_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f), c = _mm256_set1_ps(-2.0f * 0.7978845608028654f);
+    const __m256 a = _mm256_set1_ps(0.044715f);
+    for (int64_t i = 0; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 inner = _mm256_fmadd_ps(_mm256_mul_ps(a, v), _mm256_mul_ps(v, v), v);
+        __m256 e = exp8(_mm256_mul_ps(c, inner));
+        _mm256_storeu_ps(x + i, _mm256_div_ps(v, _mm256_add_ps(one, e)));
+    }
+}
+
 float rg__ops_dot_f16_f32_avx2(const uint16_t *a, const float *b, int64_t n) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     for (int64_t i = 0; i < n; i += 16) {

@@ -8,6 +8,8 @@
 float rg__ops_dot_f16_f32_avx2(const uint16_t *a, const float *b, int64_t n);
 void rg__ops_axpy_f16_avx2(float *y, float s, const uint16_t *x, int64_t n);
 void rg__ops_silu_mul_avx2(float *g, const float *u, int64_t n);
+void rg__ops_gelu_avx2(float *x, int64_t n);
+void rg__ops_add_avx2(float *y, const float *b, int64_t n);
 void rg__ops_f32_to_f16_avx2(uint16_t *dst, const float *src, int64_t n);
 /* x <- exp(x - max) in place; returns the sum (float64 accumulation of
  * per-lane partial sums). */

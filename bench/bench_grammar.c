@@ -1,13 +1,18 @@
 /* bench_grammar.c - constrained vs unconstrained generation speed through
  * the scheduler path the server uses (src/server/local.c): the same
- * prompt, sampling at temperature 1, N tokens, three ways:
- *   none         no grammar
- *   sample-first the grammar checks the sampled token; the full mask over
- *                the vocabulary only when it is rejected (the default)
- *   full-mask    the mask over the whole vocabulary at every step
- * Prints decode tokens/s (first to last generated token), the ratio to
- * unconstrained, and how many full masks were computed per token.
- * usage: bench_grammar MODEL.gguf [TOKENS] [RUNS] */
+ * prompt, sampling at temperature 1 (llama.cpp's default top-k 40 and
+ * min-p 0.05), N tokens, three ways:
+ *   none      no grammar
+ *   checked   the default: the best candidates are checked one by one
+ *             (rg_llm_sample_allowed); the full mask over the vocabulary
+ *             only when that does not settle the draw
+ *   full-mask the mask over the whole vocabulary at every step
+ * The modes take turns run by run (none, checked, full-mask, none, ...)
+ * so that a shared machine's load changes hit them alike.  Prints decode
+ * tokens/s (first to last generated token), the ratio to unconstrained,
+ * and how many full masks were computed per token.
+ * usage: bench_grammar MODEL.gguf [TOKENS] [RUNS]
+ * env BENCH_GRAMMAR_MODES: the modes to run, by digit ("01": no full-mask) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,14 +60,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_grammar: %s\n", err.msg);
         return 1;
     }
-    const char *names[3] = {"none", "sample-first", "full-mask"};
-    double base = 0;
-    printf("%-13s %9s %8s %10s %12s\n", "grammar", "tokens", "tok/s", "vs none", "masks/token");
-    for (int mode = 0; mode < 3; mode++) {
-        double secs = 0;
-        long ntok = 0;
-        uint64_t masks = 0;
-        for (int r = 0; r < runs + 1; r++) { /* first run warms up (vocabulary trie, caches) */
+    const char *names[3] = {"none", "checked", "full-mask"};
+    const char *only = getenv("BENCH_GRAMMAR_MODES");
+    double secs[3] = {0};
+    long ntok[3] = {0};
+    uint64_t masks[3] = {0};
+    for (int r = 0; r < runs + 1; r++) { /* run 0 warms up (vocabulary trie, caches) */
+        for (int mode = 0; mode < 3; mode++) {
+            if (only && !strchr(only, '0' + mode)) continue;
             uint64_t m = 0;
             rg__local_params p = {1.0, 1.0, tokens, (uint64_t)(1000 + r), 1, mode ? g : NULL, mode == 2, &m};
             int n_in, n_out;
@@ -75,14 +80,18 @@ int main(int argc, char **argv) {
                 return 1;
             }
             if (r == 0 || sp.n < 2) continue;
-            secs += (double)(sp.last - sp.first) / 1e9;
-            ntok += sp.n - 1;
-            masks += m;
+            secs[mode] += (double)(sp.last - sp.first) / 1e9;
+            ntok[mode] += sp.n - 1;
+            masks[mode] += m;
         }
-        double tps = ntok / secs;
-        if (mode == 0) base = tps;
-        printf("%-13s %9ld %8.1f %9.0f%% %12.3f\n", names[mode], ntok, tps, 100.0 * tps / base,
-               ntok ? (double)masks / (double)ntok : 0.0);
+    }
+    printf("%-10s %7s %9s %9s %12s\n", "grammar", "tokens", "tok/s", "vs none", "masks/token");
+    double base = secs[0] > 0 ? ntok[0] / secs[0] : 0;
+    for (int mode = 0; mode < 3; mode++) {
+        if (!ntok[mode]) continue;
+        double tps = ntok[mode] / secs[mode];
+        printf("%-10s %7ld %9.1f %8.0f%% %12.3f\n", names[mode], ntok[mode], tps, base > 0 ? 100.0 * tps / base : 0,
+               (double)masks[mode] / (double)ntok[mode]);
     }
     /* the two costs apart, single-threaded: one full mask over the
      * vocabulary vs one check of a sampled token, inside a JSON string */

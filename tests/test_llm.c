@@ -771,3 +771,70 @@ FX_TEST(8, llama_q5_k)
 FX_TEST(9, llama_q6_k)
 FX_TEST(10, qwen2_f16)
 FX_TEST(11, qwen2_q4_k)
+
+/* rg_llm_sample_allowed must draw exactly what rg_llm_sample draws from
+ * the logits with the refused tokens at -INFINITY: same seed, same token,
+ * over sampler settings (top-k/top-p/min-p on and off, greedy, penalties)
+ * and allowed sets from dense to sparse.  Returning -1 (give up) is
+ * allowed; a different token is not. */
+typedef struct {
+    unsigned salt;
+    int permille; /* share of the vocabulary allowed */
+} allow_rule;
+
+static int allow_by_rule(void *ud, int32_t id) {
+    const allow_rule *r = ud;
+    unsigned h = ((unsigned)id + r->salt) * 2654435761u;
+    return (int)((h >> 8) % 1000) < r->permille;
+}
+
+RG_TEST(llm_sample_allowed_equals_masked_sample) {
+    enum { V = 3000 };
+    static float logits[V], masked[V];
+    unsigned long long st = 99;
+    const float temps[] = {0.0f, 0.7f, 1.0f};
+    const int topk[] = {0, 1, 40};
+    const float topp[] = {1.0f, 0.9f};
+    const float minp[] = {0.0f, 0.05f};
+    const int dens[] = {1000, 900, 300, 40, 3};
+    int same = 0, gave_up = 0;
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++)
+            for (int c = 0; c < 2; c++)
+                for (int d = 0; d < 2; d++)
+                    for (int e = 0; e < 5; e++) {
+                        rg_llm_sampler_params p;
+                        rg_llm_sampler_params_init(&p);
+                        p.temp = temps[a], p.top_k = topk[b], p.top_p = topp[c], p.min_p = minp[d];
+                        p.repeat_penalty = e % 2 ? 1.3f : 1.0f;
+                        p.seed = (uint64_t)(a * 1000 + b * 100 + c * 10 + d + e * 7);
+                        rg_llm_sampler *s1 = rg_llm_sampler_new(&p, V), *s2 = rg_llm_sampler_new(&p, V);
+                        REQUIRE(s1 && s2);
+                        for (int t = 0; t < 20; t++) {
+                            /* sharp and flat distributions, and ties */
+                            double scale = t % 3 == 0 ? 6.0 : t % 3 == 1 ? 0.5 : 2.0;
+                            for (int i = 0; i < V; i++)
+                                logits[i] = t % 5 == 4 ? (float)(int)(rg_test_randf(&st) * 4)
+                                                       : (float)(rg_test_randn(&st) * scale);
+                            allow_rule r = {(unsigned)(t * 7919 + e), dens[e]};
+                            int32_t got = rg_llm_sample_allowed(s1, logits, allow_by_rule, &r, 256);
+                            if (got < 0) {
+                                gave_up++;
+                                continue; /* nothing drawn: s1's stream did not move */
+                            }
+                            for (int i = 0; i < V; i++) masked[i] = allow_by_rule(&r, i) ? logits[i] : -INFINITY;
+                            int32_t want = rg_llm_sample(s2, masked);
+                            CHECKF(got == want, "temp %g top_k %d top_p %g min_p %g density %d trial %d: %d vs %d",
+                                   p.temp, p.top_k, p.top_p, p.min_p, dens[e], t, got, want);
+                            CHECK(allow_by_rule(&r, got));
+                            same += got == want;
+                            rg_llm_sampler_accept(s1, got);
+                            rg_llm_sampler_accept(s2, want);
+                        }
+                        rg_llm_sampler_free(s1);
+                        rg_llm_sampler_free(s2);
+                    }
+    /* the fast path must actually settle most draws, not always give up */
+    CHECKF(same > gave_up, "settled %d, gave up %d", same, gave_up);
+    fprintf(stderr, "  settled %d draws, gave up on %d\n", same, gave_up);
+}

@@ -28,6 +28,17 @@ static void help(void) {
            rg__cli_llm_help_model, rg__cli_llm_help_sampling);
 }
 
+typedef struct {
+    const rg_grammar_state *st;
+    const rg_grammar_vocab *v;
+    int budget;
+} run_allow;
+
+static int run_allows(void *ud, int32_t id) {
+    const run_allow *a = ud;
+    return rg_grammar_allows_within(a->st, a->v, id, a->budget);
+}
+
 int rg_cmd_run(int argc, char **argv) {
     const char *cmd = "run";
     if (rg_cli_wants_help(argc, argv)) {
@@ -159,8 +170,14 @@ int rg_cmd_run(int argc, char **argv) {
         rg__cli_detok_init(&dt);
         while (!rc && n_gen < n_predict) {
             float *lg = rg_llm_logits(c, 0);
-            if (gst && rg_grammar_constrain(gst, gvoc, lg, n_predict - n_gen, gmask) == 0) break;
-            int32_t t = rg_llm_sample(s, lg);
+            run_allow au = {gst, gvoc, n_predict - n_gen};
+            /* the best candidates checked in order; the full mask only when
+             * that does not settle the draw (same distribution either way) */
+            int32_t t = gst ? rg_llm_sample_allowed(s, lg, run_allows, &au, RG_GRAMMAR_MAX_CHECKS) : -1;
+            if (t < 0) {
+                if (gst && rg_grammar_constrain(gst, gvoc, lg, n_predict - n_gen, gmask) == 0) break;
+                t = rg_llm_sample(s, lg);
+            }
             rg_llm_sampler_accept(s, t);
             if (gst) {
                 if (rg__cli_text_is_eog(&tx, t)) break; /* allowed only when the document is complete */

@@ -795,41 +795,70 @@ static void compact(rg_grammar_state *s) {
     free(c);
 }
 
-bool rg_grammar_accept(rg_grammar_state *s, const char *bytes, size_t n) {
-    size_t mark_w = s->P.nw, mark_e = s->P.ne, off = s->set_off, cnt = s->set_n;
+/* Where the recogniser stands: a set in the pool and a code point in
+ * progress. */
+typedef struct {
+    size_t off, n; /* the set: entries [off, off + 2n) */
     uint8_t pend[4];
-    memcpy(pend, s->pend, 4);
-    int npend = s->npend, need = s->need;
+    int npend, need;
+} cursor;
+
+static cursor cursor_of(const rg_grammar_state *s) {
+    cursor c = {s->set_off, s->set_n, {0}, s->npend, s->need};
+    memcpy(c.pend, s->pend, 4);
+    return c;
+}
+
+/* Moves c over bytes, appending the sets it passes through to P.
+ * Returns 1 when they continue the grammar (c updated), 0 when not (c
+ * unspecified); either way the caller rolls P back or keeps what it
+ * needs. */
+static int feed(const rg_grammar *g, pool *P, cursor *c, const char *bytes, size_t n) {
     for (size_t i = 0; i < n; i++) {
         uint32_t cp;
-        int r = feed_byte(pend, &npend, &need, (uint8_t)bytes[i], &cp);
-        if (r < 0) goto reject;
+        int r = feed_byte(c->pend, &c->npend, &c->need, (uint8_t)bytes[i], &cp);
+        if (r < 0) return 0;
         if (r == 0) continue;
         size_t ns, nn;
-        if (accept_cp(s->g, &s->P, off, cnt, cp, &ns, &nn) || nn == 0) goto reject;
-        off = ns;
-        cnt = nn;
+        if (accept_cp(g, P, c->off, c->n, cp, &ns, &nn) || nn == 0) return 0;
+        c->off = ns;
+        c->n = nn;
     }
-    if (npend && !partial_ok(s->g, &s->P, off, cnt, pend, npend, need)) goto reject;
-    s->set_off = off;
-    s->set_n = cnt;
-    memcpy(s->pend, pend, 4);
-    s->npend = npend;
-    s->need = need;
+    return !c->npend || partial_ok(g, P, c->off, c->n, c->pend, c->npend, c->need);
+}
+
+static void rollback(pool *P, size_t mark_w, size_t mark_e) {
+    P->nw = mark_w;
+    P->ne = mark_e;
+    P->overflow = 0;
+}
+
+bool rg_grammar_accept(rg_grammar_state *s, const char *bytes, size_t n) {
+    size_t mark_w = s->P.nw, mark_e = s->P.ne;
+    cursor c = cursor_of(s);
+    if (!feed(s->g, &s->P, &c, bytes, n)) {
+        rollback(&s->P, mark_w, mark_e);
+        return false;
+    }
+    s->set_off = c.off;
+    s->set_n = c.n;
+    memcpy(s->pend, c.pend, 4);
+    s->npend = c.npend;
+    s->need = c.need;
     compact(s);
     return true;
-reject:
-    s->P.nw = mark_w;
-    s->P.ne = mark_e;
-    s->P.overflow = 0;
-    return false;
+}
+
+static int cursor_done(const pool *P, const cursor *c) {
+    if (c->npend) return 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (P->e[c->off + 2 * i + 1] == 0) return 1;
+    return 0;
 }
 
 bool rg_grammar_done(const rg_grammar_state *s) {
-    if (s->npend) return false;
-    for (size_t i = 0; i < s->set_n; i++)
-        if (s->P.e[s->set_off + 2 * i + 1] == 0) return true;
-    return false;
+    cursor c = cursor_of(s);
+    return cursor_done(&s->P, &c);
 }
 
 bool rg_grammar_finished(const rg_grammar_state *s) {
@@ -839,16 +868,21 @@ bool rg_grammar_finished(const rg_grammar_state *s) {
     return s->set_n > 0;
 }
 
-int rg_grammar_distance(const rg_grammar_state *s) {
+static int cursor_distance(const rg_grammar *g, const pool *P, const cursor *c) {
     long best = INF_LEN;
-    for (size_t i = 0; i < s->set_n; i++) {
-        uint32_t off = s->P.e[s->set_off + 2 * i], len = s->P.e[s->set_off + 2 * i + 1];
+    for (size_t i = 0; i < c->n; i++) {
+        uint32_t off = P->e[c->off + 2 * i], len = P->e[c->off + 2 * i + 1];
         long d = 0;
-        for (uint32_t k = 0; k < len; k++) d += s->g->pos_min[s->P.w[off + k]];
+        for (uint32_t k = 0; k < len; k++) d += g->pos_min[P->w[off + k]];
         if (d < best) best = d;
     }
     /* a code point in progress may need one token per missing byte */
-    return (int)(best + (s->npend ? s->need - s->npend : 0));
+    return (int)(best + (c->npend ? c->need - c->npend : 0));
+}
+
+int rg_grammar_distance(const rg_grammar_state *s) {
+    cursor c = cursor_of(s);
+    return cursor_distance(s->g, &s->P, &c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -991,15 +1025,25 @@ int rg_grammar_mask(const rg_grammar_state *s, const rg_grammar_vocab *v, uint8_
     return W.count;
 }
 
+/* Feeds token id's bytes on the state's pool without committing: the
+ * pool's tail past the current set is scratch, so a const state is only
+ * touched there and rolled back.  Returns the distance to completion
+ * after the token (0 for an eog token when done), or -1 when the token
+ * cannot come next. */
+static int try_token(const rg_grammar_state *cs, const rg_grammar_vocab *v, int32_t id) {
+    if (id < 0 || id >= v->n_vocab) return -1;
+    if (v->is_eog[id]) return rg_grammar_done(cs) ? 0 : -1;
+    if (!v->piece[id]) return -1;
+    rg_grammar_state *s = (rg_grammar_state *)cs; /* scratch only, see above */
+    size_t mark_w = s->P.nw, mark_e = s->P.ne;
+    cursor c = cursor_of(s);
+    int d = feed(s->g, &s->P, &c, v->piece[id], v->len[id]) ? cursor_distance(s->g, &s->P, &c) : -1;
+    rollback(&s->P, mark_w, mark_e);
+    return d;
+}
+
 bool rg_grammar_allows(const rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id) {
-    if (id < 0 || id >= v->n_vocab) return false;
-    if (v->is_eog[id]) return rg_grammar_done(s);
-    if (!v->piece[id]) return false;
-    rg_grammar_state *c = rg_grammar_state_clone(s);
-    if (!c) return false;
-    bool ok = rg_grammar_accept(c, v->piece[id], v->len[id]);
-    rg_grammar_state_free(c);
-    return ok;
+    return try_token(s, v, id) >= 0;
 }
 
 bool rg_grammar_accept_token(rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id) {
@@ -1010,23 +1054,26 @@ bool rg_grammar_accept_token(rg_grammar_state *s, const rg_grammar_vocab *v, int
 }
 
 int rg_grammar_distance_after(const rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id) {
-    if (id < 0 || id >= v->n_vocab) return -1;
-    if (v->is_eog[id]) return rg_grammar_done(s) ? 0 : -1;
-    if (!v->piece[id]) return -1;
-    rg_grammar_state *c = rg_grammar_state_clone(s);
-    if (!c) return -1;
-    int d = rg_grammar_accept(c, v->piece[id], v->len[id]) ? rg_grammar_distance(c) : -1;
-    rg_grammar_state_free(c);
-    return d;
+    return try_token(s, v, id);
+}
+
+/* Near the end of the budget, keep only tokens that leave a way home; a
+ * token spans at most its bytes in code points, so far from the end no
+ * token can matter (+64 is slack for structure it opens). */
+static int budget_applies(const rg_grammar_state *s, int budget) {
+    return budget > 0 && budget <= rg_grammar_distance(s) + 64;
+}
+
+bool rg_grammar_allows_within(const rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id, int budget) {
+    if (!budget_applies(s, budget)) return rg_grammar_allows(s, v, id);
+    int d = try_token(s, v, id);
+    return d >= 0 && d <= budget - 1;
 }
 
 int rg_grammar_constrain(const rg_grammar_state *s, const rg_grammar_vocab *v, float *logits,
                          int budget, uint8_t *mask) {
     int n = rg_grammar_mask(s, v, mask);
-    /* near the end of the budget, keep only tokens that leave a way home;
-     * a token spans at most its bytes in code points, so far from the
-     * end no token can matter (+64 is slack for structure it opens) */
-    int check = budget > 0 && budget <= rg_grammar_distance(s) + 64;
+    int check = budget_applies(s, budget);
     int left = 0;
     for (int i = 0; i < v->n_vocab; i++) {
         if (mask[i] && check) {

@@ -74,13 +74,26 @@ rg_grammar_vocab *rg_grammar_vocab_from_tok(const struct rg_tok *t);
 /* allowed[i] = 1 when token i may come next (n_vocab bytes). Returns the
  * number allowed. Thread-compatible: one call per state at a time. */
 int rg_grammar_mask(const rg_grammar_state *s, const rg_grammar_vocab *v, uint8_t *allowed);
-/* Whether token id may come next (cheap check for the sampled token). */
+/* Whether token id may come next (cheap check for the sampled token).
+ * Uses the state's own scratch: one call per state at a time. */
 bool rg_grammar_allows(const rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id);
 /* Fewest code points to complete after token id, or -1 when id is not
  * allowed.  A sampler with a token budget uses it to never pick a token
  * it could not finish after (every token carries at least one code
  * point, so distance <= remaining tokens keeps the output complete). */
 int rg_grammar_distance_after(const rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id);
+/* The predicate rg_grammar_constrain applies to each token: allowed by
+ * the grammar and, when `budget` (tokens left, <= 0 for no limit) runs
+ * close to the distance to a complete document, leaving a way to finish
+ * within it.  rg_grammar_constrain keeps exactly these tokens, except
+ * when none passes (see there).  Same threading rule as the mask. */
+bool rg_grammar_allows_within(const rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id, int budget);
+/* How many candidates a sampler should check one by one with
+ * rg_grammar_allows_within (rg_llm_sample_allowed) before it falls back
+ * to the full mask: a check costs about a microsecond, a mask from tens
+ * of microseconds (few tokens allowed: the trie is pruned near its root)
+ * to tens of milliseconds (most of a large vocabulary allowed). */
+#define RG_GRAMMAR_MAX_CHECKS 256
 /* Constrains logits (n_vocab) for the next token: entries the grammar
  * does not allow become -INFINITY, and when `budget` (tokens left, <= 0
  * for no limit) runs close to the distance to a complete document, so do

@@ -195,9 +195,22 @@ void rg_llm_sampler_free(rg_llm_sampler *s);
 void rg_llm_sampler_accept(rg_llm_sampler *s, int32_t token);
 /* Clears the history and restarts the random stream from the seed. */
 void rg_llm_sampler_reset(rg_llm_sampler *s);
-/* Picks the next token from logits (n_vocab,).  logits is modified
- * (penalties applied in place).  Does not accept the token. */
+/* Picks the next token from logits (n_vocab,), which are left unchanged
+ * (penalties apply to the sampler's copy).  Does not accept the token. */
 int32_t rg_llm_sample(rg_llm_sampler *s, float *logits);
+/* The token rg_llm_sample would pick from logits with every token that
+ * allow() refuses set to -INFINITY (same random draw, same result),
+ * without asking allow() about the whole vocabulary: candidates are
+ * visited best first until the chain's outcome is fixed (top_k allowed
+ * ones found, or min_p, with top_p off, rules out the rest).  Returns -1
+ * when that would take more than max_checks calls or nothing is allowed:
+ * then nothing was drawn, and the caller masks the logits itself and
+ * calls rg_llm_sample.  Corner: when fewer than top_k tokens are allowed
+ * in the whole vocabulary, the draw is over those alone, which differs
+ * from the masked draw only when the random number rounds to its upper
+ * end (the masked draw's last candidate has probability 0). */
+int32_t rg_llm_sample_allowed(rg_llm_sampler *s, const float *logits, int (*allow)(void *ud, int32_t id),
+                              void *ud, int max_checks);
 /* Index of the largest value (lowest index on ties). */
 int32_t rg_llm_argmax(const float *x, int n);
 

@@ -24,6 +24,7 @@ struct rg_llm_sampler {
     int32_t *hist;    /* ring of the last penalty_last_n tokens */
     int hist_n, hist_pos;
     int32_t *count;   /* (n_vocab,) occurrences in the window (scratch) */
+    float *pr;        /* (n_vocab,) probabilities of the kept candidates (scratch) */
     uint64_t s[4];
 };
 
@@ -79,8 +80,9 @@ rg_llm_sampler *rg_llm_sampler_new(const rg_llm_sampler_params *p, int n_vocab) 
     s->n_vocab = n_vocab;
     s->c = malloc((size_t)n_vocab * sizeof *s->c);
     s->count = calloc((size_t)n_vocab, sizeof *s->count);
+    s->pr = malloc((size_t)n_vocab * sizeof *s->pr);
     s->hist = malloc((size_t)(s->p.penalty_last_n > 0 ? s->p.penalty_last_n : 1) * sizeof *s->hist);
-    if (!s->c || !s->count || !s->hist) {
+    if (!s->c || !s->count || !s->pr || !s->hist) {
         rg_llm_sampler_free(s);
         return NULL;
     }
@@ -92,6 +94,7 @@ void rg_llm_sampler_free(rg_llm_sampler *s) {
     if (!s) return;
     free(s->c);
     free(s->count);
+    free(s->pr);
     free(s->hist);
     free(s);
 }
@@ -110,22 +113,33 @@ int32_t rg_llm_argmax(const float *x, int n) {
     return best;
 }
 
-static void apply_penalties(rg_llm_sampler *s, float *logits) {
+/* Counts the penalty window's tokens into s->count; returns 0 when no
+ * penalty applies (nothing to do). */
+static int count_history(rg_llm_sampler *s) {
     const rg_llm_sampler_params *p = &s->p;
     if (s->hist_n == 0 ||
         (p->repeat_penalty == 1.0f && p->presence_penalty == 0.0f && p->frequency_penalty == 0.0f))
-        return;
+        return 0;
     for (int i = 0; i < s->hist_n; i++) {
         int32_t t = s->hist[i];
         if (t >= 0 && t < s->n_vocab) s->count[t]++;
     }
+    return 1;
+}
+
+static float penalize(const rg_llm_sampler_params *p, float l, int32_t count) {
+    if (p->repeat_penalty != 1.0f) l = l <= 0 ? l * p->repeat_penalty : l / p->repeat_penalty;
+    return l - ((float)count * p->frequency_penalty + p->presence_penalty);
+}
+
+/* Penalises each distinct token of the window once, on the candidates
+ * while they are still in id order (c[t].id == t). */
+static void apply_penalties(rg_llm_sampler *s, cand *c) {
+    if (!count_history(s)) return;
     for (int i = 0; i < s->hist_n; i++) {
         int32_t t = s->hist[i];
         if (t < 0 || t >= s->n_vocab || s->count[t] == 0) continue;
-        float l = logits[t];
-        if (p->repeat_penalty != 1.0f) l = l <= 0 ? l * p->repeat_penalty : l / p->repeat_penalty;
-        l -= (float)s->count[t] * p->frequency_penalty + p->presence_penalty;
-        logits[t] = l;
+        c[t].logit = penalize(&s->p, c[t].logit, s->count[t]);
         s->count[t] = 0; /* once per distinct token; also resets the scratch */
     }
 }
@@ -136,11 +150,44 @@ static int cand_desc(const void *a, const void *b) {
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* a ranks before b: higher logit, then lower id (cand_desc's order) */
+static inline int cand_before(const cand *a, const cand *b) {
+    return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
+}
+
+/* Heap of the k best so far with the worst of them at the root. */
+static void sift_down(cand *h, int k, int i) {
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, w = i;
+        if (l < k && cand_before(&h[w], &h[l])) w = l;
+        if (r < k && cand_before(&h[w], &h[r])) w = r;
+        if (w == i) return;
+        cand t = h[i];
+        h[i] = h[w];
+        h[w] = t;
+        i = w;
+    }
+}
+
 /* Moves the k best candidates (by logit, then lower id) to the front,
- * sorted; quickselect then sort of the k. */
+ * sorted; the rest stay behind them in some order.  Small k: one pass
+ * against a heap of the best k (most candidates lose to its root with one
+ * comparison); large k: quickselect.  Then a sort of the k. */
 static void partial_sort(cand *c, int n, int k) {
     if (k >= n) {
         qsort(c, (size_t)n, sizeof *c, cand_desc);
+        return;
+    }
+    if (k <= n / 8) {
+        for (int i = k / 2 - 1; i >= 0; i--) sift_down(c, k, i);
+        for (int i = k; i < n; i++)
+            if (cand_before(&c[i], &c[0])) {
+                cand t = c[0];
+                c[0] = c[i];
+                c[i] = t;
+                sift_down(c, k, 0);
+            }
+        qsort(c, (size_t)k, sizeof *c, cand_desc);
         return;
     }
     int lo = 0, hi = n - 1;
@@ -165,21 +212,13 @@ static void partial_sort(cand *c, int n, int k) {
     qsort(c, (size_t)k, sizeof *c, cand_desc);
 }
 
-int32_t rg_llm_sample(rg_llm_sampler *s, float *logits) {
+/* The chain after top-k on the m best candidates (sorted, c[0] the
+ * best): softmax, top-p, min-p, temperature, one draw. */
+static int32_t draw(rg_llm_sampler *s, const cand *c, int m) {
     const rg_llm_sampler_params *p = &s->p;
-    const int n = s->n_vocab;
-    apply_penalties(s, logits);
-    if (p->temp <= 0.0f) return rg_llm_argmax(logits, n);
-
-    cand *c = s->c;
-    for (int i = 0; i < n; i++) c[i] = (cand){logits[i], i};
-    int k = n;
-    if (p->top_k > 0 && p->top_k < n) k = p->top_k;
-    partial_sort(c, n, k);
-    int m = k;
+    float *pr = s->pr;
     /* softmax over the kept candidates (sorted, c[0] is the max) */
     double sum = 0.0;
-    float *pr = logits; /* reuse the caller's logits buffer for probabilities (documented) */
     for (int i = 0; i < m; i++) {
         pr[i] = (float)exp((double)c[i].logit - (double)c[0].logit);
         sum += pr[i];
@@ -214,4 +253,68 @@ int32_t rg_llm_sample(rg_llm_sampler *s, float *logits) {
         if (r < acc) return c[i].id;
     }
     return c[m - 1].id;
+}
+
+/* Candidates in id order with the penalties applied. */
+static cand *load(rg_llm_sampler *s, const float *logits) {
+    cand *c = s->c;
+    for (int i = 0; i < s->n_vocab; i++) c[i] = (cand){logits[i], i};
+    apply_penalties(s, c);
+    return c;
+}
+
+int32_t rg_llm_sample(rg_llm_sampler *s, float *logits) {
+    const rg_llm_sampler_params *p = &s->p;
+    const int n = s->n_vocab;
+    cand *c = load(s, logits);
+    if (p->temp <= 0.0f) {
+        int32_t best = 0;
+        for (int i = 1; i < n; i++)
+            if (c[i].logit > c[best].logit) best = i;
+        return best;
+    }
+    int k = n;
+    if (p->top_k > 0 && p->top_k < n) k = p->top_k;
+    partial_sort(c, n, k);
+    return draw(s, c, k);
+}
+
+int32_t rg_llm_sample_allowed(rg_llm_sampler *s, const float *logits, int (*allow)(void *ud, int32_t id),
+                              void *ud, int max_checks) {
+    const rg_llm_sampler_params *p = &s->p;
+    const int n = s->n_vocab;
+    cand *c = load(s, logits);
+    int k = n;
+    if (p->top_k > 0 && p->top_k < n) k = p->top_k;
+    if (p->temp <= 0.0f) k = 1; /* greedy: the best allowed one */
+    /* With top-p off, min-p alone decides how far down the list the chain
+     * can reach: once a candidate falls below min_p of the best allowed,
+     * so does every later one, allowed or not. */
+    int minp_stop = p->temp > 0.0f && p->top_p >= 1.0f && p->min_p > 0.0f;
+    int sorted = 0, found = 0, checks = 0, i;
+    int kq = k < max_checks / 4 ? k : max_checks / 4; /* the rate give-up below wants at least this many */
+    double l0 = 0;
+    for (i = 0; i < n && found < k; i++) {
+        if (i == sorted) { /* sort the next stretch, each twice the last */
+            int more = sorted < 64 ? 64 : sorted;
+            if (more > n - sorted) more = n - sorted;
+            partial_sort(c + sorted, n - sorted, more);
+            sorted += more;
+        }
+        if (minp_stop && found && !((float)exp((double)c[i].logit - l0) >= p->min_p)) break;
+        if (checks++ == max_checks) return -1;
+        /* give up early when the rate of allowed ones so far would not
+         * reach k within max_checks (a tight grammar state: the caller's
+         * mask is the cheaper way there) */
+        if (checks > 32 && (int64_t)(found + 1) * max_checks < (int64_t)kq * checks) return -1;
+        if (!allow(ud, c[i].id)) continue;
+        cand t = c[i]; /* the allowed ones gather at the front, in order */
+        c[i] = c[found];
+        c[found] = t;
+        if (!found) l0 = (double)t.logit;
+        found++;
+    }
+    if (!found) return -1;
+    if (p->temp <= 0.0f) return c[0].id;
+    return draw(s, c, found);
 }

@@ -82,7 +82,6 @@ struct rg_sched {
     int8_t *b_logits;
     job **b_out_job;
     int *b_take;
-    float *lg_copy; /* (n_vocab,) raw logits kept for a check_token resample */
 };
 
 void rg_sched_params_init(rg_sched_params *p) {
@@ -523,12 +522,12 @@ static int step(rg_sched *s) {
         job *j = s->b_out_job[o];
         float *lg = rg_llm_logits(s->ctx, o);
         int32_t t;
-        if (j->r.on_logits && j->r.check_token && s->lg_copy) {
-            /* sample first; mask the whole vocabulary only on rejection */
-            memcpy(s->lg_copy, lg, sizeof(float) * (size_t)s->n_vocab);
-            t = rg_llm_sample(j->smp, lg);
-            if (!j->r.check_token(j->r.ud, t)) {
-                memcpy(lg, s->lg_copy, sizeof(float) * (size_t)s->n_vocab);
+        if (j->r.on_logits && j->r.check_token) {
+            /* the best candidates first, checked one by one; the whole
+             * vocabulary is masked only when that does not settle it */
+            t = rg_llm_sample_allowed(j->smp, lg, j->r.check_token, j->r.ud,
+                                      j->r.max_checks > 0 ? j->r.max_checks : 256);
+            if (t < 0) {
                 j->r.on_logits(j->r.ud, lg, s->n_vocab);
                 t = rg_llm_sample(j->smp, lg);
             }
@@ -642,7 +641,6 @@ static void sched_free_arrays(rg_sched *s) {
         free(s->b_take);
     free(s->c_hash), free(s->c_in), free(s->in_lru), free(s->lru_prev), free(s->lru_next), free(s->ix),
         free(s->tmp_blocks), free(s->mark), free(s->pre_blk);
-    free(s->lg_copy);
 }
 
 rg_status rg_sched_new(const rg_llm_model *m, const rg_sched_params *pp, rg_sched **out, rg_err *err) {
@@ -708,10 +706,9 @@ rg_status rg_sched_new(const rg_llm_model *m, const rg_sched_params *pp, rg_sche
     s->b_logits = malloc((size_t)s->n_batch);
     s->b_out_job = malloc(sizeof(job *) * (size_t)s->n_batch);
     s->b_take = calloc((size_t)s->n_slots, sizeof(int));
-    s->lg_copy = malloc(sizeof(float) * (size_t)s->n_vocab);
     if (!s->run || !s->c_hash || !s->c_in || !s->in_lru || !s->mark || !s->lru_prev || !s->lru_next || !s->ix ||
         !s->tmp_blocks || !s->pre_blk || !s->b_tok || !s->b_pos || !s->b_seq || !s->b_logits || !s->b_out_job ||
-        !s->b_take || !s->lg_copy) {
+        !s->b_take) {
         rc = rg_failf(err, RG_NOMEM, "sched: out of memory");
         goto fail;
     }

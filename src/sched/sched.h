@@ -68,12 +68,15 @@ typedef struct rg_sched_req {
     /* Optional: adjust logits (n_vocab) before sampling, e.g. a grammar
      * mask (set disallowed entries to -INFINITY). */
     void (*on_logits)(void *ud, float *logits, int n_vocab);
-    /* Optional, with on_logits: a cheap check of the sampled token.  When
-     * set, the engine samples from the raw logits first and calls
-     * on_logits (a full mask, costly on large vocabularies) only when this
-     * returns 0, then samples again from the restored, masked logits
-     * (llama.cpp's order).  Return 1 when the token may come next. */
+    /* Optional, with on_logits: a cheap check of one token (return 1 when
+     * it may come next), agreeing with the mask on_logits applies.  When
+     * set, the engine checks the best candidates in order
+     * (rg_llm_sample_allowed, at most max_checks of them) and
+     * calls on_logits (a full mask, costly on large vocabularies) only
+     * when that does not settle the draw; the token has the masked
+     * distribution either way. */
     int (*check_token)(void *ud, int32_t token);
+    int max_checks; /* <= 0: 256 */
     /* Exactly once per accepted submit, last. */
     void (*on_done)(void *ud, const rg_sched_result *r);
     void *ud;

@@ -148,7 +148,7 @@ typedef struct {
     const rg_grammar_vocab *gvoc;
     uint8_t *gmask; /* (n_vocab,) */
     int max_new, n_gen, gstuck;
-    _Atomic uint64_t n_masks; /* full masks computed (sample-first rejections) */
+    _Atomic uint64_t n_masks; /* full masks computed (candidate checks did not settle it) */
 } mailbox;
 
 /* Tokens still allowed before max_tokens (the grammar must finish within). */
@@ -161,16 +161,12 @@ static void mb_logits(void *ud, float *logits, int n_vocab) {
     if (rg_grammar_constrain(b->gst, b->gvoc, logits, mb_budget(b), b->gmask) == 0) b->gstuck = 1;
 }
 
-/* The sampled token passes when the grammar takes it and, near the end of
- * the budget, it still leaves a way to finish (else the full mask runs). */
+/* One candidate passes when the grammar takes it and, near the end of
+ * the budget, it still leaves a way to finish: the same rule as the full
+ * mask in mb_logits. */
 static int mb_check(void *ud, int32_t t) {
     mailbox *b = ud;
-    int budget = mb_budget(b);
-    if (budget <= rg_grammar_distance(b->gst) + 64) {
-        int d = rg_grammar_distance_after(b->gst, b->gvoc, t);
-        return d >= 0 && d <= budget - 1;
-    }
-    return rg_grammar_allows(b->gst, b->gvoc, t);
+    return rg_grammar_allows_within(b->gst, b->gvoc, t, mb_budget(b));
 }
 
 static int mb_token(void *ud, int32_t t) {
@@ -254,7 +250,7 @@ rg_status rg__local_generate(rg__local *L, const char *prompt, const rg__local_p
     req.on_done = mb_done;
     if (b.gst) {
         req.on_logits = mb_logits;
-        if (!p->full_masks) req.check_token = mb_check;
+        if (!p->full_masks) req.check_token = mb_check, req.max_checks = RG_GRAMMAR_MAX_CHECKS;
     }
     req.ud = &b;
     int64_t id = rg_sched_submit(L->sched, &req, err);

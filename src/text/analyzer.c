@@ -159,6 +159,43 @@ static friso_config_t g_friso_cfg;
 static opencc_t g_opencc = (opencc_t)-1;
 static pthread_mutex_t g_opencc_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* friso's dictionary takes ~0.2 s to load, more than a whole CLI search:
+ * it is loaded on the first Han run long enough to segment, so English-only
+ * processes never pay for it.  g_friso_dir is set (and its lexicon
+ * checked readable) up front, since the analyzer's signature records
+ * whether segmentation is on. */
+static pthread_once_t g_friso_once = PTHREAD_ONCE_INIT;
+static char g_friso_dir[4096]; /* with a trailing slash; "" when unreadable */
+
+static void load_friso(void) {
+    if (!g_friso_dir[0]) return;
+    g_friso = friso_new();
+    g_friso_cfg = friso_new_config();
+    if (!g_friso || !g_friso_cfg) {
+        if (g_friso) friso_free(g_friso);
+        g_friso = NULL;
+        return;
+    }
+    friso_init_config(g_friso_cfg);
+    g_friso_cfg->max_len = 5;
+    g_friso_cfg->r_name = 0;
+    g_friso_cfg->add_syn = 0;
+    g_friso_cfg->clr_stw = 0;
+    g_friso_cfg->keep_urec = 1;
+    g_friso_cfg->en_sseg = 0;
+    g_friso_cfg->st_minl = 2;
+    g_friso_cfg->kpuncs[0] = 0;
+    friso_set_mode(g_friso_cfg, __FRISO_COMPLEX_MODE__);
+    g_friso->charset = FRISO_UTF8;
+    g_friso->dic = friso_dic_new();
+    friso_dic_load_from_ifile(g_friso, g_friso_cfg, g_friso_dir, g_friso_cfg->max_len * 3);
+    if (friso_all_dic_size(g_friso->dic) == 0) {
+        rg_warn("text: friso dictionary in %s is empty; Chinese uses bigrams only", g_friso_dir);
+        friso_free(g_friso);
+        g_friso = NULL;
+    }
+}
+
 static void load_resources(void) {
     stop_set_build();
     pthread_key_create(&g_stem_key, stem_tls_free);
@@ -168,36 +205,12 @@ static void load_resources(void) {
     size_t dl = strlen(dir);
     int slash = dl > 0 && dir[dl - 1] == '/';
     snprintf(ini, sizeof ini, "%s%sfriso.lex.ini", dir, slash ? "" : "/");
-    if (access(ini, R_OK) == 0 && dl + 2 < 4000) {
-        /* friso is configured programmatically (no friso.ini): it wants
-         * the lexicon directory with a trailing slash. */
-        char lexdir[4096];
-        snprintf(lexdir, sizeof lexdir, "%s%s", dir, slash ? "" : "/");
-        g_friso = friso_new();
-        g_friso_cfg = friso_new_config();
-        if (g_friso && g_friso_cfg) {
-            friso_init_config(g_friso_cfg);
-            g_friso_cfg->max_len = 5;
-            g_friso_cfg->r_name = 0;
-            g_friso_cfg->add_syn = 0;
-            g_friso_cfg->clr_stw = 0;
-            g_friso_cfg->keep_urec = 1;
-            g_friso_cfg->en_sseg = 0;
-            g_friso_cfg->st_minl = 2;
-            g_friso_cfg->kpuncs[0] = 0;
-            friso_set_mode(g_friso_cfg, __FRISO_COMPLEX_MODE__);
-            g_friso->charset = FRISO_UTF8;
-            g_friso->dic = friso_dic_new();
-            friso_dic_load_from_ifile(g_friso, g_friso_cfg, lexdir, g_friso_cfg->max_len * 3);
-            if (friso_all_dic_size(g_friso->dic) == 0) {
-                rg_warn("text: friso dictionary in %s is empty; Chinese uses bigrams only", dir);
-                friso_free(g_friso);
-                g_friso = NULL;
-            }
-        }
-    } else {
+    /* friso is configured programmatically (no friso.ini): it wants the
+     * lexicon directory with a trailing slash. */
+    if (access(ini, R_OK) == 0 && dl + 2 < sizeof g_friso_dir)
+        snprintf(g_friso_dir, sizeof g_friso_dir, "%s%s", dir, slash ? "" : "/");
+    else
         rg_warn("text: friso dictionary %s not readable; Chinese uses bigrams only", ini);
-    }
     const char *cfg = getenv("RAGD_OPENCC_CONFIG");
     if (!cfg || !*cfg) cfg = "t2s.json";
     g_opencc = opencc_open(cfg);
@@ -425,7 +438,9 @@ static void do_cjk(emitter *e, const char *run, size_t nbytes, const uint32_t *o
         }
         *pos += (uint32_t)(nch - 1);
     }
-    if (!han || nch < 3 || e->a->opts.no_cjk_words || !g_friso || e->stopped) return;
+    if (!han || nch < 3 || e->a->opts.no_cjk_words || e->stopped) return;
+    pthread_once(&g_friso_once, load_friso);
+    if (!g_friso) return;
     if (!e->task) {
         e->task = friso_new_task();
         if (!e->task) return;
@@ -557,7 +572,7 @@ rg_status rg_text_analyzer_new(const rg_text_opts *opts, rg_text_analyzer **out,
     pthread_once(&g_once, load_resources);
     uint32_t sig[6] = {RG_TEXT_ANALYZER_VERSION, (uint32_t)a->opts.no_stem,
                        (uint32_t)a->opts.no_stopwords, (uint32_t)a->opts.no_cjk_words,
-                       (uint32_t)a->opts.no_t2s, (uint32_t)(g_friso != NULL) |
+                       (uint32_t)a->opts.no_t2s, (uint32_t)(g_friso_dir[0] != 0) |
                                                      (uint32_t)(g_opencc != (opencc_t)-1) << 1};
     a->sig = rg_hash64(sig, sizeof sig, 0x7465787461ull);
     *out = a;

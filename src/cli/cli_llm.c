@@ -16,7 +16,7 @@ const char rg__cli_llm_help_model[] =
     "  -t, --threads N      threads (default: all CPUs)\n"
     "  -c, --ctx-size N     context length (default: the model's, at most 4096)\n"
     "  -b, --batch-size N   tokens per forward step when reading the prompt (default 512)\n"
-    "  --kv f16|f32         KV cache type (default f16)\n";
+    "  --kv f16|f32|q8_0    KV cache type (default f16; q8_0 holds about twice the tokens)\n";
 const char rg__cli_llm_help_sampling[] =
     "  --temp T             temperature (default 0.8; 0 = greedy)\n"
     "  --top-k K            keep the K most likely tokens (default 40; 0 = off)\n"
@@ -27,6 +27,14 @@ const char rg__cli_llm_help_sampling[] =
     "  --presence-penalty P subtract P from every token seen (default 0)\n"
     "  --frequency-penalty F subtract F x count (default 0)\n"
     "  -s, --seed S         random seed (default 0; the same seed gives the same text)\n";
+
+int rg__cli_kv_type(const char *name, rg_dtype *out) {
+    if (!strcmp(name, "f16")) *out = RG_DTYPE_F16;
+    else if (!strcmp(name, "f32")) *out = RG_DTYPE_F32;
+    else if (!strcmp(name, "q8_0")) *out = RG_DTYPE_Q8_0;
+    else return -1;
+    return 0;
+}
 
 void rg__cli_llm_init(rg__cli_llm *o) {
     memset(o, 0, sizeof *o);
@@ -79,9 +87,8 @@ int rg__cli_llm_opt(const char *cmd, rg__cli_llm *o, int argc, char **argv, int 
     if (is(a, "-b", "--batch-size")) INT(1, RG_LLM_MAX_BATCH, o->n_batch);
     if (is(a, "--kv", "--cache-type")) {
         NEED();
-        if (!strcmp(v, "f16")) o->kv_type = RG_DTYPE_F16;
-        else if (!strcmp(v, "f32")) o->kv_type = RG_DTYPE_F32;
-        else return 1 + rg_cli_usage(cmd, "--kv: '%s' is not f16 or f32", v);
+        if (rg__cli_kv_type(v, &o->kv_type))
+            return 1 + rg_cli_usage(cmd, "--kv: '%s' is not f16, f32 or q8_0", v);
         *i += 2;
         return 1;
     }

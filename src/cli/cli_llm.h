@@ -15,7 +15,7 @@ typedef struct rg__cli_llm {
     int n_threads;          /* -t (0 = all CPUs) */
     int n_ctx;              /* -c (0 = model's, capped) */
     int n_batch;            /* -b */
-    rg_dtype kv_type;       /* --kv f16|f32 */
+    rg_dtype kv_type;       /* --kv f16|f32|q8_0 */
     rg_llm_sampler_params sp;
 } rg__cli_llm;
 
@@ -26,6 +26,8 @@ void rg__cli_llm_init(rg__cli_llm *o);
  * `int r = rg__cli_llm_opt(...); if (r > 1) return r - 1;`. */
 int rg__cli_llm_opt(const char *cmd, rg__cli_llm *o, int argc, char **argv, int *i,
                     bool sampling);
+/* Parses a KV cache type name (f16, f32, q8_0); 0 on success. */
+int rg__cli_kv_type(const char *name, rg_dtype *out);
 /* Help text of the common flags. */
 extern const char rg__cli_llm_help_model[];
 extern const char rg__cli_llm_help_sampling[];

@@ -22,7 +22,7 @@ static void help(void) {
            "  -n, --n-gen N        generated tokens (default 128; 0 = skip)\n"
            "  -t, --threads LIST   thread counts, comma separated (default: all CPUs)\n"
            "  -r, --repetitions N  runs per test (default 3)\n"
-           "  --kv f16|f32         KV cache type (default f16)\n"
+           "  --kv f16|f32|q8_0    KV cache type (default f16)\n"
            "  --csv                machine-readable lines: model,threads,test,mean,sd,\n"
            "                       decode_bytes_per_token,cpu_normalised_mean\n"
            "                       (tokens x threads / process CPU seconds: the speed with a\n"
@@ -63,9 +63,8 @@ int rg_cmd_bench(int argc, char **argv) {
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) model = v;
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) threads_s = v;
         else if (!strcmp(a, "--kv")) {
-            if (!strcmp(v, "f16")) kv = RG_DTYPE_F16;
-            else if (!strcmp(v, "f32")) kv = RG_DTYPE_F32;
-            else return rg_cli_usage(cmd, "--kv: '%s' is not f16 or f32", v);
+            if (rg__cli_kv_type(v, &kv))
+                return rg_cli_usage(cmd, "--kv: '%s' is not f16, f32 or q8_0", v);
         } else if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt") || !strcmp(a, "-n") ||
                    !strcmp(a, "--n-gen") || !strcmp(a, "-r") || !strcmp(a, "--repetitions")) {
             int is_r = a[1] == 'r' || !strcmp(a, "--repetitions");

@@ -21,7 +21,7 @@
 static void help(void) {
     printf("usage: ragd perplexity -m MODEL.gguf -f TEXT [-c CTX] [--stride S] [--chunks N]\n"
            "                       [--kl-base BASE.gguf | --kl-logits FILE] [--save-logits FILE]\n"
-           "                       [-t THREADS] [-b BATCH] [--kv f16|f32] [--json]\n\n"
+           "                       [-t THREADS] [-b BATCH] [--kv f16|f32|q8_0] [--json]\n\n"
            "Perplexity of MODEL on the text in TEXT, as llama.cpp's perplexity tool: the text\n"
            "is split into windows of CTX tokens (default: the model's context, at most 512),\n"
            "each run from an empty cache with its first token replaced by BOS, and the\n"

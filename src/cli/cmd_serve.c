@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_llm.h"
 #include "core/log.h"
 #include "server/server.h"
 
@@ -50,6 +51,8 @@ static void help(void) {
            "                       context x max-batch / 4; blocks of 32 positions are\n"
            "                       allocated on demand, shared by common prefixes)\n"
            "  --engine-threads N   -m: compute threads of the engine (default: all CPUs)\n"
+           "  --kv f16|f32|q8_0    -m: KV cache type (default f16; q8_0 stores about twice\n"
+           "                       the tokens in the same memory)\n"
            "  -c, --ctx-size N     -m: tokens per sequence (default: the model's, at most\n"
            "                       4096; may exceed the training context)\n"
            "  --max-queue N        queued generations before 503 (default 64)\n"
@@ -233,6 +236,14 @@ int rg_cmd_serve(int argc, char **argv) {
             INT_OPT(max_batch, 1, 128);
         } else if (!strcmp(a, "--kv-tokens")) {
             INT_OPT(kv_tokens, 32, 1 << 24);
+        } else if (!strcmp(a, "--kv")) {
+            NEED_VALUE();
+            rg_dtype kt;
+            if (rg__cli_kv_type(v, &kt)) {
+                rc = rg_cli_usage(cmd, "--kv: '%s' is not f16, f32 or q8_0", v);
+                goto out;
+            }
+            cfg.kv_type = v;
         } else if (!strcmp(a, "--engine-threads")) {
             INT_OPT(engine_threads, 1, 256);
         } else if (!strcmp(a, "--sql-db")) {

@@ -13,7 +13,12 @@
  * KV cache: per layer, n_blocks blocks; a block holds RG_LLM_KV_BLOCK
  * positions of every KV head: keys transposed [kv_head][head_dim][slot]
  * (so a block's scores are outer-product FMAs, no horizontal sums),
- * values [kv_head][slot][head_dim].  Attention runs flash-attention style
+ * values [kv_head][slot][head_dim].  A Q8_0 cache (--kv q8_0, half of
+ * F16's bytes) keeps keys as rows too, [kv_head][slot][head_dim] in
+ * blocks of 32 along head_dim, since a slot is written one token at a time
+ * and a transposed Q8_0 block would need requantizing on every write;
+ * attention dequantizes a block's keys and transposes them on read.
+ * Attention runs flash-attention style
  * (rg_nn_attn_block, online softmax): a work item is (run of up to
  * ATT_CHUNK consecutive tokens of one sequence, kv head), and each K/V
  * block it reads serves every query row of the run's GQA group.  A sequence's block table
@@ -51,8 +56,9 @@ struct rg_llm_ctx {
     /* KV cache */
     int n_blocks;       /* per layer */
     int blocks_per_seq; /* block-table width = ceil(n_ctx / B) */
-    size_t kv_elt;      /* bytes per element (2 or 4) */
-    size_t block_elems; /* n_kv * B * hd */
+    rg_dtype kv_type;   /* F32, F16 or Q8_0 */
+    size_t head_bytes;  /* one kv head's keys (or values) in a block: B * hd elements */
+    size_t block_bytes; /* n_kv * head_bytes */
     void *k_cache;      /* [n_layer][n_blocks][n_kv][B][hd] */
     void *v_cache;      /* same */
     int32_t *table;     /* [n_seq_max][blocks_per_seq] */
@@ -128,9 +134,13 @@ rg_status rg_llm_ctx_new(const rg_llm_model *m, const rg_llm_ctx_params *pin, rg
                         RG_LLM_MAX_SEQ);
     if (p.n_outputs_max <= 0) p.n_outputs_max = p.n_seq_max;
     if (p.n_outputs_max > p.n_batch) p.n_outputs_max = p.n_batch;
-    if (p.kv_type != RG_DTYPE_F16 && p.kv_type != RG_DTYPE_F32)
-        return rg_failf(err, RG_UNSUPPORTED, "llm: KV cache type %s (f16 or f32)",
+    if (p.kv_type != RG_DTYPE_F16 && p.kv_type != RG_DTYPE_F32 && p.kv_type != RG_DTYPE_Q8_0)
+        return rg_failf(err, RG_UNSUPPORTED, "llm: KV cache type %s (f16, f32 or q8_0)",
                         rg_dtype_name(p.kv_type));
+    if (p.kv_type == RG_DTYPE_Q8_0 && hp->head_dim % 32 != 0)
+        return rg_failf(err, RG_UNSUPPORTED,
+                        "llm: KV cache type q8_0 needs a head size that is a multiple of 32 "
+                        "(this model's is %d); use f16", hp->head_dim);
     if (p.n_ctx > hp->n_ctx_train)
         rg_warn("llm: context %d is longer than the model was trained for (%d)", p.n_ctx,
                 hp->n_ctx_train);
@@ -152,15 +162,17 @@ rg_status rg_llm_ctx_new(const rg_llm_model *m, const rg_llm_ctx_params *pin, rg
     const size_t NB = (size_t)p.n_batch;
     c->blocks_per_seq = (p.n_ctx + B - 1) / B;
     c->n_blocks = c->blocks_per_seq;
-    c->kv_elt = p.kv_type == RG_DTYPE_F16 ? 2 : 4;
-    c->block_elems = KVD * B;
-    int fail = 0;
+    c->kv_type = p.kv_type;
+    uint64_t row_bytes = 0; /* one slot of one head: hd elements */
+    int fail = rg_dtype_row_bytes(p.kv_type, (uint64_t)HD, &row_bytes) != RG_OK;
+    c->head_bytes = (size_t)row_bytes * B;
+    c->block_bytes = c->head_bytes * (size_t)hp->n_head_kv;
     size_t kv_n = 0;
-    if (__builtin_mul_overflow((size_t)hp->n_layer * (size_t)c->n_blocks, c->block_elems, &kv_n))
+    if (__builtin_mul_overflow((size_t)hp->n_layer * (size_t)c->n_blocks, c->block_bytes, &kv_n))
         fail = 1;
     if (!fail) {
-        c->k_cache = xalloc(kv_n, c->kv_elt, &fail);
-        c->v_cache = xalloc(kv_n, c->kv_elt, &fail);
+        c->k_cache = xalloc(kv_n, 1, &fail);
+        c->v_cache = xalloc(kv_n, 1, &fail);
     }
     c->table = xalloc((size_t)p.n_seq_max * (size_t)c->blocks_per_seq, sizeof(int32_t), &fail);
     c->seq_len = xalloc((size_t)p.n_seq_max, sizeof(int32_t), &fail);
@@ -177,9 +189,10 @@ rg_status rg_llm_ctx_new(const rg_llm_model *m, const rg_llm_ctx_params *pin, rg
     c->hb2 = xalloc(NB, (size_t)hp->n_ff * sizeof(float), &fail);
     c->rope_cs = xalloc(NB, (size_t)hp->n_rot * sizeof(float), &fail);
     {
-        /* per thread: q, o (rows x hd), m, l, lim (rows), K and V blocks (hd x B) */
+        /* per thread: q, o (rows x hd), m, l, lim (rows), K, V and the
+         * untransposed Q8_0 keys (hd x B each) */
         const size_t rows = (size_t)ATT_CHUNK * (size_t)(hp->n_head / hp->n_head_kv);
-        c->att_stride = 2 * rows * HD + 3 * rows + 2 * HD * B + 16;
+        c->att_stride = 2 * rows * HD + 3 * rows + 3 * HD * B + 16;
         c->att_scratch = xalloc((size_t)c->nth, c->att_stride * sizeof(float), &fail);
     }
     c->run_t0 = xalloc(NB, sizeof(int32_t), &fail);
@@ -238,7 +251,7 @@ void rg_llm_ctx_free(rg_llm_ctx *c) {
 const rg_llm_ctx_params *rg_llm_ctx_params_get(const rg_llm_ctx *c) { return &c->p; }
 const rg_llm_model *rg_llm_ctx_model(const rg_llm_ctx *c) { return c->m; }
 uint64_t rg_llm_ctx_kv_bytes(const rg_llm_ctx *c) {
-    return 2ull * (uint64_t)c->m->hp.n_layer * (uint64_t)c->n_blocks * c->block_elems * c->kv_elt;
+    return 2ull * (uint64_t)c->m->hp.n_layer * (uint64_t)c->n_blocks * c->block_bytes;
 }
 
 int rg_llm_seq_len(const rg_llm_ctx *c, int seq) {
@@ -266,11 +279,11 @@ float *rg_llm_logits(rg_llm_ctx *c, int i) {
     return c->logits + (size_t)i * (size_t)c->m->hp.n_vocab;
 }
 
-/* Element offset of the block holding (layer, seq, pos); kv head h's keys
- * start at + h * B * hd (transposed), its values likewise. */
+/* Byte offset of the block holding (layer, seq, pos); kv head h's keys
+ * start at + h * head_bytes, its values likewise. */
 static inline size_t kv_block(const rg_llm_ctx *c, int layer, int seq, int pos) {
     int32_t blk = c->table[(size_t)seq * (size_t)c->blocks_per_seq + (size_t)(pos / B)];
-    return ((size_t)layer * (size_t)c->n_blocks + (size_t)blk) * c->block_elems;
+    return ((size_t)layer * (size_t)c->n_blocks + (size_t)blk) * c->block_bytes;
 }
 
 /* Attention work items (run, kv head) taken from a shared counter, so a
@@ -291,7 +304,7 @@ static void attn_worker(void *ctx, int ith, int nth) {
     int *lim = (int *)(ls + rows_max);
     float *kbuf = (float *)(lim + rows_max);
     float *vbuf = kbuf + head_stride;
-    const int f16 = c->kv_elt == 2;
+    float *krows = vbuf + head_stride; /* Q8_0 keys dequantized, (slot, hd) */
     const int items = c->n_runs * nkv;
     for (;;) {
         const int it = atomic_fetch_add_explicit(&c->att_next, 1, memory_order_relaxed);
@@ -311,18 +324,27 @@ static void attn_worker(void *ctx, int ith, int nth) {
         }
         memset(os, 0, (size_t)rows * hd * sizeof(float));
         for (int p0 = 0; p0 <= pmax; p0 += B) {
-            const size_t off = kv_block(c, c->layer, seq, p0) + (size_t)kvh * head_stride;
+            const size_t off = kv_block(c, c->layer, seq, p0) + (size_t)kvh * c->head_bytes;
+            const char *kc = (const char *)c->k_cache + off, *vc = (const char *)c->v_cache + off;
+            const int nk = pmax + 1 - p0 < B ? pmax + 1 - p0 : B;
             const float *kT, *vb;
-            if (f16) {
-                rg_nn_f16_to_f32_row(kbuf, (const uint16_t *)c->k_cache + off, (int64_t)head_stride);
-                rg_nn_f16_to_f32_row(vbuf, (const uint16_t *)c->v_cache + off, (int64_t)head_stride);
+            if (c->kv_type == RG_DTYPE_F16) {
+                rg_nn_f16_to_f32_row(kbuf, (const uint16_t *)kc, (int64_t)head_stride);
+                rg_nn_f16_to_f32_row(vbuf, (const uint16_t *)vc, (int64_t)head_stride);
+                kT = kbuf;
+                vb = vbuf;
+            } else if (c->kv_type == RG_DTYPE_Q8_0) {
+                /* only the nk slots written; columns past nk are never read */
+                rg_nn_dequant_row(RG_DTYPE_Q8_0, kc, krows, (int64_t)nk * hd);
+                rg_nn_dequant_row(RG_DTYPE_Q8_0, vc, vbuf, (int64_t)nk * hd);
+                for (int j = 0; j < nk; j++)
+                    for (int d = 0; d < hd; d++) kbuf[(size_t)d * B + j] = krows[(size_t)j * hd + d];
                 kT = kbuf;
                 vb = vbuf;
             } else {
-                kT = (const float *)c->k_cache + off;
-                vb = (const float *)c->v_cache + off;
+                kT = (const float *)kc;
+                vb = (const float *)vc;
             }
-            const int nk = pmax + 1 - p0 < B ? pmax + 1 - p0 : B;
             for (int tt = 0; tt < nt; tt++) {
                 int n = c->b_pos[t0 + tt] + 1 - p0;
                 n = n < 0 ? 0 : n > B ? B : n;
@@ -417,16 +439,21 @@ static rg_status forward(rg_llm_ctx *c, const rg_llm_batch *b, rg_err *err) {
             const int slot = b->pos[t] % B;
             const size_t off = kv_block(c, l, seq, b->pos[t]);
             for (int h = 0; h < hp->n_head_kv; h++) {
-                const size_t o = off + (size_t)h * B * (size_t)HD;
+                const size_t o = off + (size_t)h * c->head_bytes;
                 const float *kh = k + h * HD, *vh = v + h * HD;
-                if (c->kv_elt == 2) {
-                    uint16_t *kc = (uint16_t *)c->k_cache + o;
-                    for (int64_t d = 0; d < HD; d++) kc[d * B + slot] = rg_f32_to_f16(kh[d]);
-                    rg_nn_f32_to_f16_row((uint16_t *)c->v_cache + o + (size_t)slot * HD, vh, HD);
+                char *kc = (char *)c->k_cache + o, *vc = (char *)c->v_cache + o;
+                if (c->kv_type == RG_DTYPE_F16) {
+                    uint16_t *k16 = (uint16_t *)kc;
+                    for (int64_t d = 0; d < HD; d++) k16[d * B + slot] = rg_f32_to_f16(kh[d]);
+                    rg_nn_f32_to_f16_row((uint16_t *)vc + (size_t)slot * HD, vh, HD);
+                } else if (c->kv_type == RG_DTYPE_Q8_0) {
+                    const size_t row = c->head_bytes / B;
+                    rg_nn_quant_row(RG_DTYPE_Q8_0, kh, kc + (size_t)slot * row, HD);
+                    rg_nn_quant_row(RG_DTYPE_Q8_0, vh, vc + (size_t)slot * row, HD);
                 } else {
-                    float *kc = (float *)c->k_cache + o;
-                    for (int64_t d = 0; d < HD; d++) kc[d * B + slot] = kh[d];
-                    memcpy((float *)c->v_cache + o + (size_t)slot * HD, vh, (size_t)HD * sizeof(float));
+                    float *k32 = (float *)kc;
+                    for (int64_t d = 0; d < HD; d++) k32[d * B + slot] = kh[d];
+                    memcpy((float *)vc + (size_t)slot * HD, vh, (size_t)HD * sizeof(float));
                 }
             }
         }
@@ -534,7 +561,7 @@ rg_status rg_llm_decode(rg_llm_ctx *c, const rg_llm_batch *b, rg_err *err) {
         if (cow_needed(c, s)) {
             /* appending into a shared partial block: write into a private copy */
             const int32_t old = tab[have - 1], nb = c->free_blocks[--c->n_free];
-            const size_t bytes = c->block_elems * c->kv_elt;
+            const size_t bytes = c->block_bytes;
             for (int l = 0; l < c->m->hp.n_layer; l++) {
                 const size_t so = ((size_t)l * (size_t)c->n_blocks + (size_t)old) * bytes;
                 const size_t d = ((size_t)l * (size_t)c->n_blocks + (size_t)nb) * bytes;

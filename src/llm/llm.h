@@ -89,7 +89,7 @@ typedef struct rg_llm_ctx_params {
     int n_seq_max;     /* sequences; 0 = 1 */
     int n_outputs_max; /* max logit rows per decode; 0 = n_seq_max */
     int n_threads;     /* <= 0: all CPUs */
-    rg_dtype kv_type;  /* RG_DTYPE_F16 (default) or RG_DTYPE_F32 */
+    rg_dtype kv_type;  /* RG_DTYPE_F16 (default), RG_DTYPE_F32 or RG_DTYPE_Q8_0 (head_dim % 32 == 0) */
 } rg_llm_ctx_params;
 
 #define RG_LLM_DEFAULT_CTX 4096

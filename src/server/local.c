@@ -33,8 +33,11 @@ struct rg__local {
 };
 
 rg_status rg__local_open(const char *path, int ctx_size, int max_batch, int kv_tokens, int n_threads,
-                         rg__local **out, rg_err *err) {
+                         const char *kv_type, rg__local **out, rg_err *err) {
     *out = NULL;
+    int kvt = kv_type ? rg_dtype_parse(kv_type) : RG_DTYPE_F16;
+    if (kvt != RG_DTYPE_F16 && kvt != RG_DTYPE_F32 && kvt != RG_DTYPE_Q8_0)
+        return rg_failf(err, RG_INVALID, "KV cache type '%s' is not f16, f32 or q8_0", kv_type);
     rg__local *L = calloc(1, sizeof *L);
     if (!L) return rg_failf(err, RG_NOMEM, "out of memory");
     pthread_mutex_init(&L->gmu, NULL);
@@ -53,6 +56,7 @@ rg_status rg__local_open(const char *path, int ctx_size, int max_batch, int kv_t
         if (kv && atoi(kv) > 0) p.n_ctx = atoi(kv);
         if (kv_tokens > 0) p.n_ctx = kv_tokens;
         p.n_threads = n_threads;
+        p.kv_type = (rg_dtype)kvt;
         rc = rg_sched_new(L->m, &p, &L->sched, err);
     }
     if (rc == RG_OK) rc = rg_tok_from_gguf(rg_llm_model_gguf(L->m), &L->tok, err);

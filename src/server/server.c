@@ -882,7 +882,7 @@ rg_status rg_server_start(const rg_server_config *cfg, rg_server **out, rg_err *
     }
     if (s->cfg.model_path) {
         rg_status mrc = rg__local_open(s->cfg.model_path, s->cfg.ctx_size, s->cfg.max_batch, s->cfg.kv_tokens,
-                                        s->cfg.engine_threads, &s->local, err);
+                                        s->cfg.engine_threads, s->cfg.kv_type, &s->local, err);
         if (mrc != RG_OK) {
             rg_server_free(s);
             return mrc;

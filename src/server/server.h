@@ -56,6 +56,7 @@ typedef struct rg_server_config {
     int kv_tokens;        /* local model: KV pool in tokens over all sequences (0 = the
                              context x max_batch / 4; env RAGD_KV_TOKENS) */
     int engine_threads;   /* local model: compute threads of the engine (0 = all CPUs) */
+    const char *kv_type;  /* local model: KV cache type "f16" (NULL = default), "f32", "q8_0" */
 
     /* compliance guard (docs/guard.md) */
     int upstream_redact;  /* PII in prompts to --upstream replaced by placeholders

@@ -341,6 +341,7 @@ typedef struct rg__local_params {
  * nonzero return stops generation. */
 typedef int (*rg__piece_fn)(void *ud, const char *s, size_t n);
 rg_status rg__local_open(const char *path, int ctx_size, int max_batch, int kv_tokens, int n_threads,
+                         const char *kv_type,
                          rg__local **out, rg_err *err);
 /* The continuous-batching engine's gauges (running, waiting, KV blocks,
  * prefix-cache tokens). */

@@ -62,6 +62,16 @@ grep -q "ChatML" "$T/err.txt" || { echo "FAIL: no template warning"; fail=1; }
 "$B" bench -m "$M/tiny-llama-q8_0.gguf" -p 16 -n 4 -r 1 -t 1 | grep -q "| *tg4 |" \
     || { echo "FAIL: bench output"; fail=1; }
 
+# --kv q8_0 on a model with 32-wide heads: greedy ids as with f16 (all 16
+# agreed when written; 12 required, since logits move by ~0.2% and a near
+# tie may flip); refused on stories260K, whose heads are 8 wide
+a=$("$B" run -m "$M/tiny-llama-q8_0.gguf" --prompt-ids "1 15 27 99 3" -n 16 --temp 0 --ids -t 1 --kv f16)
+q=$("$B" run -m "$M/tiny-llama-q8_0.gguf" --prompt-ids "1 15 27 99 3" -n 16 --temp 0 --ids -t 1 --kv q8_0)
+same=$(paste <(tr ' ' '\n' <<<"$a") <(tr ' ' '\n' <<<"$q") | awk '$1 == $2 && $1 != "" {n++} END {print n + 0}')
+[ "$same" -ge 12 ] || { echo "FAIL: --kv q8_0 ids '$q' vs f16 '$a'"; fail=1; }
+"$B" run -m "$M/stories260K.gguf" -p "Once" -n 2 --kv q8_0 2>"$T/err.txt"
+rc=$?; [ $rc -eq 1 ] && grep -q "multiple of 32" "$T/err.txt" || { echo "FAIL: q8_0 KV on head size 8 rc $rc"; fail=1; }
+
 # errors: not a GGUF file, unknown option, id out of range
 echo "not a model" >"$T/bad.gguf"
 "$B" logits -m "$T/bad.gguf" --prompt-ids "1" -o "$T/x.bin" 2>"$T/err.txt"

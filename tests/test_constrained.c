@@ -7,6 +7,7 @@
 
 #include "core/buf.h"
 #include "grammar/grammar.h"
+#include "grammar/grammar_int.h"
 #include "jsonschema_check.h"
 #include "llm/llm.h"
 #include "test.h"
@@ -169,6 +170,19 @@ static void check_sets(const char *name, int n_states) {
                     if (p != (lg[i] == 0)) agree = 0;
                 }
                 compared++;
+                if (bi == 0) { /* the memoised transitions against direct steps */
+                    int direct = rg__grammar_mask_direct(st, gv, mask), same = 1, dsame = 1;
+                    uint8_t *m2 = malloc((size_t)n);
+                    REQUIRE(m2);
+                    int memo = rg_grammar_mask(st, gv, m2);
+                    for (int i = 0; i < n; i++) {
+                        if (mask[i] != m2[i]) same = 0;
+                        if (rg__grammar_distance_after_direct(st, gv, i) != rg_grammar_distance_after(st, gv, i)) dsame = 0;
+                    }
+                    free(m2);
+                    CHECKF(same && direct == memo, "%s schema %d step %d: memoised mask differs", name, k, step);
+                    CHECKF(dsame, "%s schema %d step %d: memoised distances differ", name, k, step);
+                }
                 if (npred) CHECKF(agree && left == npred, "%s schema %d step %d budget %d: sets differ", name, k, step, budgets[bi]);
                 else CHECKF(left <= 1, "%s schema %d step %d: nothing passes, mask kept %d", name, k, step, left);
                 if (bi == 0 && left) { /* walk on with a random allowed token */

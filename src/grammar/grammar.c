@@ -8,6 +8,7 @@
  * index, so it can grow by realloc and be rolled back (mark/release)
  * during the trie walk. */
 #include "grammar/grammar.h"
+#include "grammar/grammar_int.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -668,12 +669,50 @@ static int accept_cp(const rg_grammar *g, pool *P, size_t eoff, size_t n, uint32
     return 0;
 }
 
+/* Transitions out of the current set, memoised.  What a set does with a
+ * code point depends only on which of its stacks' top character sets
+ * match it (the position after a set does not depend on the code point),
+ * so the transition is keyed by that bit signature: inside a JSON string
+ * every ordinary character has the same signature and leads to the same
+ * next set.  Node 0 is the state's current set; the others are the sets
+ * reached from it, built on first use by token checks and mask walks and
+ * dropped when the state accepts a token.  Capped: when full, callers
+ * compute transitions directly. */
+#define DFA_MAX_STACKS 64        /* signature bits */
+#define DFA_MAX_NODES 65536
+#define DFA_MAX_WORDS (1u << 20) /* stack words in all its sets (4 MB) */
+
+typedef struct {
+    uint64_t sig;
+    int32_t child; /* -1: no way on */
+    int32_t next;  /* next transition of the same node */
+} dfa_tr;
+
+typedef struct {
+    uint32_t off, n; /* the node's set: entries [off, off + 2n) of P */
+    int32_t first_tr;
+    int32_t dist;  /* distance to completion, -1 until computed */
+    int32_t ascii; /* block of 128 in dfa.asc: each ASCII code point's step, or -1 */
+} dfa_node;
+
+typedef struct {
+    pool P;
+    dfa_node *node;
+    int32_t n_node, cap_node;
+    dfa_tr *tr;
+    int32_t n_tr, cap_tr;
+    int32_t *asc; /* per-node tables of ASCII steps (DFA_UNSET until known) */
+    int32_t n_asc, cap_asc;
+    int full;
+} dfa;
+
 struct rg_grammar_state {
     const rg_grammar *g;
     pool P;
     size_t set_off, set_n;
     uint8_t pend[4];
     int npend, need; /* a code point in progress: bytes so far / bytes it needs */
+    dfa D;           /* transitions out of the current set (scratch, see dfa) */
 };
 
 rg_grammar_state *rg_grammar_state_new(const rg_grammar *g) {
@@ -701,10 +740,28 @@ fail:
     return NULL;
 }
 
+static void dfa_free(dfa *D) {
+    free(D->P.w);
+    free(D->P.e);
+    free(D->node);
+    free(D->tr);
+    free(D->asc);
+    memset(D, 0, sizeof *D);
+}
+
+/* Forgets every node (the state's set changed); keeps the buffers. */
+static void dfa_reset(dfa *D) {
+    D->P.nw = D->P.ne = 0;
+    D->P.overflow = 0;
+    D->n_node = D->n_tr = D->n_asc = 0;
+    D->full = 0;
+}
+
 void rg_grammar_state_free(rg_grammar_state *s) {
     if (!s) return;
     free(s->P.w);
     free(s->P.e);
+    dfa_free(&s->D);
     free(s);
 }
 
@@ -795,6 +852,7 @@ static void compact(rg_grammar_state *s) {
     free(c);
 }
 
+
 /* Where the recogniser stands: a set in the pool and a code point in
  * progress. */
 typedef struct {
@@ -846,6 +904,7 @@ bool rg_grammar_accept(rg_grammar_state *s, const char *bytes, size_t n) {
     s->npend = c.npend;
     s->need = c.need;
     compact(s);
+    dfa_reset(&s->D);
     return true;
 }
 
@@ -885,6 +944,113 @@ int rg_grammar_distance(const rg_grammar_state *s) {
     return cursor_distance(s->g, &s->P, &c);
 }
 
+/* Appends a node for the set at entries [eoff, eoff + 2n) of D->P.
+ * Returns its id, or -1 when the automaton is full. */
+static int32_t dfa_add(dfa *D, size_t eoff, size_t n) {
+    if (D->n_node == D->cap_node) {
+        int32_t nc = D->cap_node ? D->cap_node * 2 : 64;
+        dfa_node *p = realloc(D->node, (size_t)nc * sizeof *p);
+        if (!p) return -1;
+        D->node = p;
+        D->cap_node = nc;
+    }
+    D->node[D->n_node] = (dfa_node){(uint32_t)eoff, (uint32_t)n, -1, -1, -1};
+    if (D->n_node + 1 >= DFA_MAX_NODES || D->P.nw >= DFA_MAX_WORDS) D->full = 1;
+    return D->n_node++;
+}
+
+/* Node 0: a copy of the state's current set.  0 on success. */
+static int dfa_start(rg_grammar_state *s) {
+    dfa *D = &s->D;
+    if (D->n_node) return 0;
+    if (D->full || s->set_n > DFA_MAX_STACKS) return -1;
+    for (size_t i = 0; i < s->set_n; i++) {
+        uint32_t off = s->P.e[s->set_off + 2 * i], len = s->P.e[s->set_off + 2 * i + 1];
+        if (pool_w(&D->P, len) || pool_e(&D->P)) return -1;
+        if (len) memcpy(D->P.w + D->P.nw, s->P.w + off, len * sizeof(uint32_t));
+        D->P.e[D->P.ne++] = (uint32_t)D->P.nw;
+        D->P.e[D->P.ne++] = len;
+        D->P.nw += len;
+    }
+    return dfa_add(D, 0, s->set_n) == 0 ? 0 : -1;
+}
+
+enum { DFA_NONE = -1, DFA_UNKNOWN = -2, DFA_UNSET = -3 };
+
+static int32_t dfa_step_sig(const rg_grammar *g, dfa *D, int32_t d, uint32_t cp);
+
+/* Node reached from node d by code point cp: its id, DFA_NONE when cp
+ * cannot come next, DFA_UNKNOWN when the automaton cannot tell (full, or
+ * too many stacks): then the caller computes it directly.  ASCII steps
+ * are also kept in a table per node (most of a vocabulary's bytes). */
+static int32_t dfa_step(const rg_grammar *g, dfa *D, int32_t d, uint32_t cp) {
+    if (cp >= 128) return dfa_step_sig(g, D, d, cp);
+    int32_t a = D->node[d].ascii;
+    if (a >= 0 && D->asc[a + (int32_t)cp] != DFA_UNSET) return D->asc[a + (int32_t)cp];
+    int32_t r = dfa_step_sig(g, D, d, cp);
+    if (r == DFA_UNKNOWN) return r;
+    if (a < 0) {
+        if (D->n_asc + 128 > D->cap_asc) {
+            int32_t nc = D->cap_asc ? D->cap_asc * 2 : 1024;
+            int32_t *p = realloc(D->asc, (size_t)nc * sizeof *p);
+            if (!p) return r;
+            D->asc = p;
+            D->cap_asc = nc;
+        }
+        a = D->node[d].ascii = D->n_asc;
+        D->n_asc += 128;
+        for (int i = 0; i < 128; i++) D->asc[a + i] = DFA_UNSET;
+    }
+    D->asc[a + (int32_t)cp] = r;
+    return r;
+}
+
+static int32_t dfa_step_sig(const rg_grammar *g, dfa *D, int32_t d, uint32_t cp) {
+    dfa_node *nd = &D->node[d];
+    if (nd->n > DFA_MAX_STACKS) return DFA_UNKNOWN;
+    uint64_t sig = 0;
+    for (uint32_t i = 0; i < nd->n; i++) {
+        uint32_t off = D->P.e[nd->off + 2 * i], len = D->P.e[nd->off + 2 * i + 1], nx;
+        if (len && match_char(g, D->P.w[off + len - 1], cp, &nx)) sig |= (uint64_t)1 << i;
+    }
+    if (!sig) return DFA_NONE;
+    for (int32_t t = nd->first_tr; t >= 0; t = D->tr[t].next)
+        if (D->tr[t].sig == sig) return D->tr[t].child;
+    if (D->full) return DFA_UNKNOWN;
+    if (D->n_tr == D->cap_tr) {
+        int32_t nc = D->cap_tr ? D->cap_tr * 2 : 64;
+        dfa_tr *p = realloc(D->tr, (size_t)nc * sizeof *p);
+        if (!p) return DFA_UNKNOWN;
+        D->tr = p;
+        D->cap_tr = nc;
+    }
+    size_t ns, nn, mark_w = D->P.nw, mark_e = D->P.ne;
+    if (accept_cp(g, &D->P, nd->off, nd->n, cp, &ns, &nn)) {
+        rollback(&D->P, mark_w, mark_e);
+        return DFA_UNKNOWN; /* out of memory or too ambiguous: the caller's direct step fails alike */
+    }
+    int32_t child = DFA_NONE;
+    if (nn == 0) rollback(&D->P, mark_w, mark_e);
+    else if ((child = dfa_add(D, ns, nn)) < 0) {
+        rollback(&D->P, mark_w, mark_e);
+        return DFA_UNKNOWN;
+    }
+    nd = &D->node[d]; /* dfa_add may have moved the nodes */
+    D->tr[D->n_tr] = (dfa_tr){sig, child, nd->first_tr};
+    nd->first_tr = D->n_tr++;
+    return child;
+}
+
+/* Distance to completion from node d with a code point in progress
+ * (npend of need bytes). */
+static int dfa_distance(const rg_grammar *g, dfa *D, int32_t d, int npend, int need) {
+    if (D->node[d].dist < 0) {
+        cursor c = {D->node[d].off, D->node[d].n, {0}, 0, 0};
+        D->node[d].dist = cursor_distance(g, &D->P, &c);
+    }
+    return D->node[d].dist + (npend ? need - npend : 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* vocabulary trie and masks                                           */
 
@@ -895,8 +1061,13 @@ typedef struct {
 
 struct rg_grammar_vocab {
     int n_vocab;
-    tnode *nodes;
+    tnode *nodes; /* while building: children as sorted sibling lists */
     int32_t n_nodes, cap_nodes;
+    /* then laid out in depth-first order, so a walk over the trie reads
+     * memory front to back: node i's children start at i + 1, each
+     * followed by its subtree; end[i] is one past i's subtree */
+    uint8_t *byte;
+    int32_t *end, *first_token;
     int32_t *token_next; /* next token ending at the same node */
     uint8_t *is_eog;
     char **piece;
@@ -922,6 +1093,16 @@ static int32_t trie_child(rg_grammar_vocab *v, int32_t node, uint8_t b, int crea
     return n;
 }
 
+/* Depth-first renumbering (see rg_grammar_vocab); depth <= the longest
+ * token's length. */
+static void layout(rg_grammar_vocab *v, int32_t node, int32_t *at) {
+    int32_t i = (*at)++;
+    v->byte[i] = v->nodes[node].byte;
+    v->first_token[i] = v->nodes[node].first_token;
+    for (int32_t c = v->nodes[node].first_child; c >= 0; c = v->nodes[c].next_sibling) layout(v, c, at);
+    v->end[i] = *at;
+}
+
 void rg_grammar_vocab_free(rg_grammar_vocab *v) {
     if (!v) return;
     if (v->piece)
@@ -929,6 +1110,9 @@ void rg_grammar_vocab_free(rg_grammar_vocab *v) {
     free(v->piece);
     free(v->len);
     free(v->nodes);
+    free(v->byte);
+    free(v->end);
+    free(v->first_token);
     free(v->token_next);
     free(v->is_eog);
     free(v);
@@ -967,6 +1151,14 @@ rg_grammar_vocab *rg_grammar_vocab_new(const char *const *pieces, const size_t *
         v->token_next[i] = v->nodes[node].first_token;
         v->nodes[node].first_token = i;
     }
+    v->byte = malloc((size_t)v->n_nodes);
+    v->end = malloc((size_t)v->n_nodes * sizeof *v->end);
+    v->first_token = malloc((size_t)v->n_nodes * sizeof *v->first_token);
+    if (!v->byte || !v->end || !v->first_token) goto fail;
+    int32_t at = 0;
+    layout(v, 0, &at);
+    free(v->nodes);
+    v->nodes = NULL;
     return v;
 fail:
     rg_grammar_vocab_free(v);
@@ -981,60 +1173,156 @@ typedef struct {
     int count;
 } walk;
 
+static void mark_tokens(walk *W, int32_t node) {
+    for (int32_t t = W->v->first_token[node]; t >= 0; t = W->v->token_next[t]) {
+        W->allowed[t] = 1;
+        W->count++;
+    }
+}
+
+static void walk_node(walk *W, int32_t node, size_t eoff, size_t n, const uint8_t *pend0, int npend0,
+                      int need0);
+
+/* Trie child c of a node whose set is at entries [eoff, eoff + 2n) of
+ * W->P, stepping through its byte directly (pend0..: the code point in
+ * progress before it); then its subtree. */
+static void plain_child(walk *W, int32_t c, size_t eoff, size_t n, const uint8_t *pend0, int npend0, int need0) {
+    uint8_t pend[4];
+    memcpy(pend, pend0, 4);
+    int npend = npend0, need = need0;
+    uint32_t cp;
+    size_t mark_w = W->P.nw, mark_e = W->P.ne;
+    size_t coff = eoff, cn = n;
+    int r = feed_byte(pend, &npend, &need, W->v->byte[c], &cp);
+    if (r < 0) return;
+    if (r == 1) {
+        if (accept_cp(W->g, &W->P, eoff, n, cp, &coff, &cn) || cn == 0) {
+            rollback(&W->P, mark_w, mark_e);
+            return;
+        }
+    } else if (!partial_ok(W->g, &W->P, eoff, n, pend, npend, need)) {
+        return;
+    }
+    mark_tokens(W, c);
+    walk_node(W, c, coff, cn, pend, npend, need);
+    rollback(&W->P, mark_w, mark_e);
+}
+
 static void walk_node(walk *W, int32_t node, size_t eoff, size_t n, const uint8_t *pend0, int npend0,
                       int need0) {
-    for (int32_t c = W->v->nodes[node].first_child; c >= 0; c = W->v->nodes[c].next_sibling) {
+    for (int32_t c = node + 1; c < W->v->end[node]; c = W->v->end[c])
+        plain_child(W, c, eoff, n, pend0, npend0, need0);
+}
+
+/* Copies the set at entries [eoff, eoff + 2n) of src to the end of dst;
+ * its entries start at *out.  0 on success. */
+static int copy_set(pool *dst, const pool *src, size_t eoff, size_t n, size_t *out) {
+    *out = dst->ne;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t off = src->e[eoff + 2 * i], len = src->e[eoff + 2 * i + 1];
+        if (pool_w(dst, len) || pool_e(dst)) return -1;
+        if (len) memcpy(dst->w + dst->nw, src->w + off, len * sizeof(uint32_t));
+        dst->e[dst->ne++] = (uint32_t)dst->nw;
+        dst->e[dst->ne++] = len;
+        dst->nw += len;
+    }
+    return 0;
+}
+
+/* The walk over the automaton: trie node `node` reached in automaton
+ * node d.  Where the automaton cannot tell, that child's subtree is
+ * walked directly from a scratch copy of d's set. */
+static void walk_dfa(walk *W, dfa *D, int32_t node, int32_t d, const uint8_t *pend0, int npend0, int need0) {
+    for (int32_t c = node + 1; c < W->v->end[node]; c = W->v->end[c]) {
         uint8_t pend[4];
         memcpy(pend, pend0, 4);
         int npend = npend0, need = need0;
         uint32_t cp;
-        size_t mark_w = W->P.nw, mark_e = W->P.ne;
-        size_t coff = eoff, cn = n;
-        int r = feed_byte(pend, &npend, &need, W->v->nodes[c].byte, &cp);
+        int r = feed_byte(pend, &npend, &need, W->v->byte[c], &cp);
         if (r < 0) continue;
+        int32_t nd = d;
         if (r == 1) {
-            if (accept_cp(W->g, &W->P, eoff, n, cp, &coff, &cn) || cn == 0) {
-                W->P.nw = mark_w, W->P.ne = mark_e, W->P.overflow = 0;
+            nd = dfa_step(W->g, D, d, cp);
+            if (nd == DFA_NONE) continue;
+            if (nd == DFA_UNKNOWN) {
+                size_t mark_w = W->P.nw, mark_e = W->P.ne, eoff;
+                if (!copy_set(&W->P, &D->P, D->node[d].off, D->node[d].n, &eoff))
+                    plain_child(W, c, eoff, D->node[d].n, pend0, npend0, need0);
+                rollback(&W->P, mark_w, mark_e);
                 continue;
             }
-        } else if (!partial_ok(W->g, &W->P, eoff, n, pend, npend, need)) {
+        } else if (!partial_ok(W->g, &D->P, D->node[d].off, D->node[d].n, pend, npend, need)) {
             continue;
         }
-        for (int32_t t = W->v->nodes[c].first_token; t >= 0; t = W->v->token_next[t]) {
-            W->allowed[t] = 1;
-            W->count++;
-        }
-        walk_node(W, c, coff, cn, pend, npend, need);
-        W->P.nw = mark_w;
-        W->P.ne = mark_e;
+        mark_tokens(W, c);
+        walk_dfa(W, D, c, nd, pend, npend, need);
     }
 }
 
-int rg_grammar_mask(const rg_grammar_state *s, const rg_grammar_vocab *v, uint8_t *allowed) {
+static int mask_walk(const rg_grammar_state *cs, const rg_grammar_vocab *v, uint8_t *allowed, int memo) {
     memset(allowed, 0, (size_t)v->n_vocab);
-    rg_grammar_state *c = rg_grammar_state_clone(s);
-    if (!c) return 0;
-    walk W = {s->g, v, c->P, allowed, 0};
-    walk_node(&W, 0, 0, c->set_n, c->pend, c->npend, c->need);
+    rg_grammar_state *s = (rg_grammar_state *)cs; /* the automaton is scratch (see dfa) */
+    walk W = {s->g, v, {0}, allowed, 0};
+    if (memo && dfa_start(s) == 0) {
+        walk_dfa(&W, &s->D, 0, 0, s->pend, s->npend, s->need);
+    } else {
+        size_t eoff;
+        if (copy_set(&W.P, &s->P, s->set_off, s->set_n, &eoff)) {
+            free(W.P.w);
+            free(W.P.e);
+            return 0;
+        }
+        walk_node(&W, 0, eoff, s->set_n, s->pend, s->npend, s->need);
+    }
     if (rg_grammar_done(s))
         for (int i = 0; i < v->n_vocab; i++)
             if (v->is_eog[i]) allowed[i] = 1, W.count++;
     free(W.P.w);
     free(W.P.e);
-    free(c);
     return W.count;
 }
 
-/* Feeds token id's bytes on the state's pool without committing: the
- * pool's tail past the current set is scratch, so a const state is only
- * touched there and rolled back.  Returns the distance to completion
- * after the token (0 for an eog token when done), or -1 when the token
- * cannot come next. */
-static int try_token(const rg_grammar_state *cs, const rg_grammar_vocab *v, int32_t id) {
+int rg_grammar_mask(const rg_grammar_state *s, const rg_grammar_vocab *v, uint8_t *allowed) {
+    return mask_walk(s, v, allowed, 1);
+}
+
+int rg__grammar_mask_direct(const rg_grammar_state *s, const rg_grammar_vocab *v, uint8_t *allowed) {
+    return mask_walk(s, v, allowed, 0);
+}
+
+/* Feeds token id's bytes without committing, through the automaton when
+ * it can tell (memo), else on the state's pool: its tail past the current
+ * set is scratch, so a const state is only touched there and rolled
+ * back.  Returns the distance to completion after the token (0 for an
+ * eog token when done), or -1 when the token cannot come next. */
+static int try_token(const rg_grammar_state *cs, const rg_grammar_vocab *v, int32_t id, int memo) {
     if (id < 0 || id >= v->n_vocab) return -1;
     if (v->is_eog[id]) return rg_grammar_done(cs) ? 0 : -1;
     if (!v->piece[id]) return -1;
     rg_grammar_state *s = (rg_grammar_state *)cs; /* scratch only, see above */
+    if (memo && dfa_start(s) == 0) {
+        dfa *D = &s->D;
+        uint8_t pend[4];
+        memcpy(pend, s->pend, 4);
+        int npend = s->npend, need = s->need;
+        int32_t d = 0;
+        const char *p = v->piece[id];
+        size_t i;
+        for (i = 0; i < v->len[id]; i++) {
+            uint32_t cp;
+            int r = feed_byte(pend, &npend, &need, (uint8_t)p[i], &cp);
+            if (r < 0) return -1;
+            if (r == 0) continue;
+            int32_t nd = dfa_step(s->g, D, d, cp);
+            if (nd == DFA_NONE) return -1;
+            if (nd == DFA_UNKNOWN) break;
+            d = nd;
+        }
+        if (i == v->len[id]) {
+            if (npend && !partial_ok(s->g, &D->P, D->node[d].off, D->node[d].n, pend, npend, need)) return -1;
+            return dfa_distance(s->g, D, d, npend, need);
+        }
+    }
     size_t mark_w = s->P.nw, mark_e = s->P.ne;
     cursor c = cursor_of(s);
     int d = feed(s->g, &s->P, &c, v->piece[id], v->len[id]) ? cursor_distance(s->g, &s->P, &c) : -1;
@@ -1042,8 +1330,12 @@ static int try_token(const rg_grammar_state *cs, const rg_grammar_vocab *v, int3
     return d;
 }
 
+int rg__grammar_distance_after_direct(const rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id) {
+    return try_token(s, v, id, 0);
+}
+
 bool rg_grammar_allows(const rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id) {
-    return try_token(s, v, id) >= 0;
+    return try_token(s, v, id, 1) >= 0;
 }
 
 bool rg_grammar_accept_token(rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id) {
@@ -1054,7 +1346,7 @@ bool rg_grammar_accept_token(rg_grammar_state *s, const rg_grammar_vocab *v, int
 }
 
 int rg_grammar_distance_after(const rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id) {
-    return try_token(s, v, id);
+    return try_token(s, v, id, 1);
 }
 
 /* Near the end of the budget, keep only tokens that leave a way home; a
@@ -1066,7 +1358,7 @@ static int budget_applies(const rg_grammar_state *s, int budget) {
 
 bool rg_grammar_allows_within(const rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id, int budget) {
     if (!budget_applies(s, budget)) return rg_grammar_allows(s, v, id);
-    int d = try_token(s, v, id);
+    int d = try_token(s, v, id, 1);
     return d >= 0 && d <= budget - 1;
 }
 

@@ -5,6 +5,10 @@
  * KV memory held per token stored at the busiest step;
  *   bench_sched MODEL.gguf --prefix 1000   TTFT of a request, then of a
  * second one sharing its first 1000 tokens (prefix cache);
+ *   bench_sched MODEL.gguf --step T CTX [STEPS 8] [THREADS 2]   the decode
+ * step alone (rg_llm_decode of T sequences, one token each, at context
+ * CTX, plus greedy argmax): ms per step, wall and CPU (all threads), so
+ * matrix-matrix efficiency shows even on a shared machine;
  *   bench_sched MODEL.gguf --kv STREAMS MIN MAX   KV memory held / tokens
  * stored while STREAMS sequences of random prompt lengths in [MIN, MAX]
  * decode 48 tokens each (depends on lengths and the block size only, so
@@ -13,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <time.h>
 
 #include "core/clock.h"
 #include "sched/sched.h"
@@ -152,6 +158,76 @@ static int kv_main(rg_llm_model *m, int streams, int lo, int hi) {
     return 0;
 }
 
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* T sequences of CTX random tokens, then STEPS decode steps of one token
+ * each (what the engine runs when every stream decodes). */
+static int step_main(rg_llm_model *m, int T, int ctx_len, int steps, int threads) {
+    int n_vocab = rg_llm_model_hparams(m)->n_vocab;
+    if (T < 1 || ctx_len < 1 || steps < 1) return 2;
+    rg_llm_ctx_params cp;
+    rg_llm_ctx_params_init(&cp);
+    cp.n_seq_max = T;
+    cp.n_outputs_max = T;
+    cp.n_batch = T > ctx_len ? T : ctx_len;
+    cp.n_ctx = (ctx_len + steps + 2 * RG_LLM_KV_BLOCK) * T;
+    cp.n_threads = threads;
+    rg_llm_ctx *c;
+    rg_err e;
+    if (rg_llm_ctx_new(m, &cp, &c, &e)) {
+        fprintf(stderr, "%s\n", e.msg);
+        return 1;
+    }
+    unsigned long long rng = 5;
+    int32_t *toks = malloc(sizeof(int32_t) * (size_t)ctx_len);
+    int32_t *bt = malloc(sizeof(int32_t) * (size_t)T * 3);
+    int32_t *bp = bt + T, *bs = bt + 2 * T;
+    int8_t *bl = malloc((size_t)T);
+    double pw = rg_now_s(), pc = cpu_s();
+    for (int s = 0; s < T; s++) {
+        for (int k = 0; k < ctx_len; k++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            toks[k] = (int32_t)((rng >> 33) % (unsigned long long)n_vocab);
+        }
+        if (rg_llm_eval(c, s, toks, ctx_len, &e)) {
+            fprintf(stderr, "%s\n", e.msg);
+            return 1;
+        }
+        bt[s] = rg_llm_argmax(rg_llm_logits(c, 0), n_vocab);
+        bs[s] = s;
+        bl[s] = 1;
+    }
+    pw = rg_now_s() - pw, pc = cpu_s() - pc;
+    printf("prefill: %d x %d tokens: %.1f tokens/s wall, %.1f tokens per CPU-s\n", T, ctx_len, T * ctx_len / pw,
+           T * ctx_len / pc);
+    double w = 0, cpu = 0, ws = 0;
+    for (int it = 0; it <= steps; it++) { /* step 0 warms up */
+        for (int s = 0; s < T; s++) bp[s] = rg_llm_seq_len(c, s);
+        rg_llm_batch b = {T, bt, bp, bs, bl};
+        double t0 = rg_now_s(), c0 = cpu_s();
+        if (rg_llm_decode(c, &b, &e)) {
+            fprintf(stderr, "%s\n", e.msg);
+            return 1;
+        }
+        double t1 = rg_now_s();
+        for (int s = 0; s < T; s++) bt[s] = rg_llm_argmax(rg_llm_logits(c, s), n_vocab);
+        double t2 = rg_now_s(), c2 = cpu_s();
+        if (it) w += t2 - t0, cpu += c2 - c0, ws += t2 - t1;
+    }
+    printf("step: %d sequences at context %d, %d threads: %.1f ms/step wall (%.1f tokens/s), %.1f ms CPU "
+           "(%.1f tokens per CPU-s), argmax %.2f ms\n",
+           T, ctx_len, rg_llm_ctx_params_get(c)->n_threads, w * 1e3 / steps, T * steps / w, cpu * 1e3 / steps,
+           T * steps / cpu, ws * 1e3 / steps);
+    free(toks), free(bt), free(bl);
+    rg_llm_ctx_free(c);
+    rg_llm_model_close(m);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: bench_sched MODEL.gguf STREAMS|--prefix N [PROMPT GEN THREADS]\n");
@@ -164,6 +240,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     int n_vocab = rg_llm_model_hparams(m)->n_vocab;
+    if (!strcmp(argv[2], "--step") && argc >= 5)
+        return step_main(m, atoi(argv[3]), atoi(argv[4]), argc > 5 ? atoi(argv[5]) : 8, argc > 6 ? atoi(argv[6]) : 2);
     if (!strcmp(argv[2], "--kv") && argc == 6) return kv_main(m, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     int prefix = !strcmp(argv[2], "--prefix");
     int streams = prefix ? 1 : atoi(argv[2]);

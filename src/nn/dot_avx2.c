@@ -689,6 +689,7 @@ void rg__kernels_avx2(rg__kernels *k) {
     k->tile[RG_DTYPE_Q4_0] = tile_q4_0_dec;
     k->tile[RG_DTYPE_Q5_0] = tile_q5_0_dec;
     k->tile[RG_DTYPE_Q8_0] = tile_q8_0_dec;
+    k->x8[RG_DTYPE_Q8_0] = rg__x8_q8_0_avx2;
     k->tile[RG_DTYPE_Q4_K] = tile_q4_K;
     k->tile[RG_DTYPE_Q5_K] = tile_q5_K;
     k->tile[RG_DTYPE_Q6_K] = tile_q6_K;

@@ -9,7 +9,9 @@
  * single-threaded sgemm per chunk of weight rows on our own pool: with
  * OpenBLAS's threads as well, two pools spun on the same cores (its idle
  * threads sched_yield in a loop: a fifth of an embedding run's CPU time,
- * and "-t 1" used two cores). */
+ * and "-t 1" used two cores).  Types with an x8 kernel (Q8_0) and batch
+ * >= RG_NN_X8_MIN pack the activations eight columns per register first
+ * (batch.c: the batched-decode path). */
 #include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,6 +21,7 @@
 #include "nn/nn_int.h"
 
 #define RG_NN_BLAS_MIN 16
+#define RG_NN_X8_MIN 8
 #define RG_NN_ALIGN 64
 
 struct rg_nn {
@@ -82,6 +85,9 @@ typedef struct {
     float *y;
     atomic_long next;  /* next chunk of row tiles to take */
     long chunk;        /* tiles per chunk */
+    rg__x8_fn x8;      /* non-NULL: activations packed at xp, ng groups of 8 */
+    const void *xp;
+    int ng;
 } mm_task;
 
 static void act_task(void *ctx, int ith, int nth) {
@@ -112,6 +118,10 @@ static void mm_task_run(void *ctx, int ith, int nth) {
             int64_t r0 = rt * RG_NN_TILE;
             int nr = (int)(t->n - r0 < RG_NN_TILE ? t->n - r0 : RG_NN_TILE);
             const char *wr = (const char *)t->w + (size_t)r0 * t->wrow;
+            if (t->x8) {
+                t->x8(t->k, wr, t->wrow, nr, t->xp, t->ng, t->y + r0, (size_t)t->n, (int)t->batch);
+                continue;
+            }
             for (int64_t c0 = 0; c0 < t->batch; c0 += RG_NN_TILE) {
                 int nc = (int)(t->batch - c0 < RG_NN_TILE ? t->batch - c0 : RG_NN_TILE);
                 tile(t->k, wr, t->wrow, nr, (const char *)t->xa + (size_t)c0 * t->arow, t->arow,
@@ -159,12 +169,22 @@ rg_status rg_nn_matmul(rg_nn *nn, rg_dtype wt, const void *w, int64_t k, int64_t
         }
         t.xa = (void *)x; /* already the activation type */
     } else {
-        if ((uint64_t)batch > SIZE_MAX / arow) return RG_NOMEM;
-        t.xa = scratch_get(nn, (size_t)batch * (size_t)arow);
+        if ((uint64_t)batch > SIZE_MAX / 2 / arow) return RG_NOMEM;
+        const size_t xa_bytes = ((size_t)batch * (size_t)arow + RG_NN_ALIGN - 1) & ~(size_t)(RG_NN_ALIGN - 1);
+        if (batch >= RG_NN_X8_MIN && t.kt->x8[wt]) t.x8 = t.kt->x8[wt];
+        /* x8 groups are at most 9/8 of the activation bytes (+ padding) */
+        const size_t x8_bytes = t.x8 ? rg__x8_bytes(k, batch) : 0;
+        t.xa = scratch_get(nn, xa_bytes + x8_bytes);
         if (!t.xa) return RG_NOMEM;
         atomic_init(&t.next, 0);
         if (batch > 1) rg_pool_run_shared(nn->pool, act_task, &t);
         else act_task(&t, 0, 1);
+        if (t.x8) {
+            void *xp = (char *)t.xa + xa_bytes;
+            rg__x8_pack(t.xa, t.arow, k, batch, xp);
+            t.xp = xp;
+            t.ng = (int)((batch + 7) / 8);
+        }
     }
     long ntiles = (long)((n + RG_NN_TILE - 1) / RG_NN_TILE);
     t.chunk = ntiles / (8L * nn->n_threads);

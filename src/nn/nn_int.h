@@ -93,8 +93,22 @@ typedef void (*rg__tile_fn)(int64_t k, const void *w, size_t ws, int nr, const v
  * BF16 or F32 copy). */
 typedef void (*rg__act_fn)(const float *src, void *dst, int64_t n);
 
+/* Small-batch kernel over activations packed eight columns per register
+ * (x8 layout, see batch.c): nr (<= RG_NN_TILE) weight rows x ng groups of
+ * 8 columns, y[c*ys + r] for c < nc (<= 8*ng). */
+#define RG_NN_X8_BLOCK 288 /* bytes per Q8_0 block of an x8 group */
+typedef void (*rg__x8_fn)(int64_t k, const void *w, size_t ws, int nr, const void *xp, int ng,
+                          float *y, size_t ys, int nc);
+size_t rg__x8_bytes(int64_t k, int64_t batch);
+void rg__x8_pack(const void *xa, size_t arow, int64_t k, int64_t batch, void *dst);
+void rg__x8_q8_0_scalar(int64_t k, const void *w, size_t ws, int nr, const void *xp, int ng, float *y,
+                        size_t ys, int nc);
+void rg__x8_q8_0_avx2(int64_t k, const void *w, size_t ws, int nr, const void *xp, int ng, float *y,
+                      size_t ys, int nc);
+
 typedef struct rg__kernels {
     rg__tile_fn tile[RG_DTYPE_COUNT];
+    rg__x8_fn x8[RG_DTYPE_COUNT]; /* NULL: no small-batch kernel for the type */
     rg__act_fn act[RG_DTYPE_COUNT];
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*axpy_f32)(float *y, float a, const float *x, int64_t n);

@@ -622,3 +622,89 @@ RG_TEST(nn_matmul_f32_blas) {
     free(x);
     free(y);
 }
+
+/* ---- large batches (gemm.c): weights dequantized to f32, sgemm ---- */
+
+/* The SIMD dequantizers give the scalar reference's floats bit for bit. */
+RG_TEST(nn_deq_simd_bit_exact) {
+    require_level(RG_CPU_AVX2);
+    const int64_t k = 512;
+    unsigned long long st = 21;
+    float *a = malloc(k * 4), *b = malloc(k * 4);
+    for (size_t ti = 0; ti < N_WTYPES; ti++) {
+        rg_dtype wt = k_wtypes[ti];
+        void *w = make_weights(wt, k, 3, &st);
+        size_t wrow = row_bytes(wt, k);
+        for (int lv = RG_CPU_AVX2; lv <= (int)rg_cpu_level_get(); lv++) {
+            rg_cpu_level_force(lv);
+            const rg__kernels *kt = rg__kernels_get();
+            if (!kt->deq[wt]) continue;
+            for (int r = 0; r < 3; r++) {
+                rg_nn_dequant_row(wt, (const char *)w + r * wrow, a, k);
+                kt->deq[wt]((const char *)w + r * wrow, b, k);
+                CHECKF(memcmp(a, b, k * 4) == 0, "%s level %d row %d", rg_dtype_name(wt), lv, r);
+            }
+        }
+        rg_cpu_level_force(-1);
+        free(w);
+    }
+    free(a);
+    free(b);
+}
+
+/* From RAGD's large-batch threshold on, every type that takes the gemm
+ * path multiplies the dequantized weights with the f32 activations (no
+ * activation rounding): compare with float64 on exactly that. Sizes give
+ * several row blocks per thread and a partial last block. */
+static void check_gemm(int threads, int level, int64_t k, int64_t n, int64_t batch) {
+    rg_cpu_level_force(level);
+    unsigned long long st = 77 + (unsigned long long)(k + n + batch);
+    rg_nn *nn = rg_nn_new(threads);
+    REQUIRE(nn);
+    float *x = malloc(k * batch * 4), *y = malloc(n * batch * 4), *wr = malloc(k * n * 4);
+    fill_randn(x, k * batch, &st, 1.0f);
+    for (size_t ti = 0; ti < N_WTYPES; ti++) {
+        rg_dtype wt = k_wtypes[ti];
+        if (k % rg_dtype_get(wt)->block_size) continue;
+        void *w = make_weights(wt, k, n, &st);
+        size_t wrow = row_bytes(wt, k);
+        for (int64_t r = 0; r < n; r++) rg_nn_dequant_row(wt, (const char *)w + r * wrow, wr + r * k, k);
+        for (int64_t i = 0; i < n * batch; i++) y[i] = NAN;
+        REQUIRE(rg_nn_matmul(nn, wt, w, k, n, x, batch, y) == RG_OK);
+        int exact_act = wt == RG_DTYPE_F32 || wt == RG_DTYPE_F16 || wt == RG_DTYPE_BF16 ||
+                        wt == RG_DTYPE_Q4_0 || wt == RG_DTYPE_Q5_0;
+        int bad = 0;
+        for (int64_t b = 0; b < batch && bad < 3; b++)
+            for (int64_t r = 0; r < n && bad < 3; r++) {
+                double s = 0, sa = 0;
+                for (int64_t i = 0; i < k; i++) {
+                    s += (double)wr[r * k + i] * x[b * k + i];
+                    sa += fabs((double)wr[r * k + i] * x[b * k + i]);
+                }
+                /* types still on the dot-product path quantize activations */
+                double tol = exact_act ? DOT_REL * sa + 1e-6 : 2e-2 * sa + 1e-6;
+                if (!(fabs(y[b * n + r] - s) <= tol)) {
+                    CHECKF(0, "%s level %d threads %d k %lld n %lld batch %lld [%lld,%lld]: %g vs %g",
+                           rg_dtype_name(wt), level, threads, (long long)k, (long long)n,
+                           (long long)batch, (long long)b, (long long)r, y[b * n + r], s);
+                    bad++;
+                }
+            }
+        free(w);
+    }
+    free(x);
+    free(y);
+    free(wr);
+    rg_nn_free(nn);
+    rg_cpu_level_force(-1);
+}
+
+RG_TEST(nn_matmul_gemm_vs_f64) {
+    check_gemm(1, RG_CPU_SCALAR, 256, 37, 40);
+    check_gemm(2, RG_CPU_SCALAR, 512, 300, 33);
+    if ((int)rg_cpu_level_get() >= RG_CPU_AVX2) {
+        check_gemm(1, RG_CPU_AVX2, 256, 37, 40);
+        check_gemm(2, RG_CPU_AVX2, 512, 300, 64);
+        check_gemm(2, RG_CPU_AVX2, 2304, 70, 32);
+    }
+}

@@ -660,6 +660,56 @@ static void act_f16(const float *src, void *dst, int64_t n) {
     for (; i < n; i++) d[i] = (uint16_t)_cvtss_sh(src[i], 0);
 }
 
+/* ---- dequantization to f32 (large-batch path, gemm.c) ----
+ * Same values as the scalar rg_nn_dequant_row: (q - offset) * d with the
+ * f16 scale converted exactly, so results are bit-identical. */
+
+static void deq_f16(const void *src, float *dst, int64_t n) {
+    const uint16_t *s = src;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, ld_f16(s + i));
+    for (; i < n; i++) dst[i] = f16(s[i]);
+}
+
+static void deq_bf16(const void *src, float *dst, int64_t n) {
+    const uint16_t *s = src;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, ld_bf16(s + i));
+    for (; i < n; i++) dst[i] = rg_bf16_to_f32(s[i]);
+}
+
+/* 32 bytes of levels (element order), minus off, times d -> 32 floats */
+AI void store_levels(__m256i q, int off, float d, float *y) {
+    __m256 vd = _mm256_set1_ps(d);
+    __m256i o = _mm256_set1_epi32(off);
+    __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    __m256i v[4] = {_mm256_cvtepu8_epi32(lo), _mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)),
+                    _mm256_cvtepu8_epi32(hi), _mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8))};
+    _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)
+        _mm256_storeu_ps(y + 8 * j, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v[j], o)), vd));
+}
+
+static void deq_q4_0(const void *src, float *dst, int64_t n) {
+    for (int64_t i = 0; i < n / RG_QK; i++)
+        store_levels(wq_q4_0(src, i), 8, f16(wd_q4_0(src, i)), dst + i * RG_QK);
+}
+
+static void deq_q5_0(const void *src, float *dst, int64_t n) {
+    for (int64_t i = 0; i < n / RG_QK; i++)
+        store_levels(wq_q5_0(src, i), 16, f16(wd_q5_0(src, i)), dst + i * RG_QK);
+}
+
+static void deq_q8_0(const void *src, float *dst, int64_t n) {
+    for (int64_t i = 0; i < n / RG_QK; i++) {
+        const rg_block_q8_0 *b = (const rg_block_q8_0 *)src + i;
+        __m256 vd = _mm256_set1_ps(f16(b->d));
+        _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+            __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b->qs + 8 * j)));
+            _mm256_storeu_ps(dst + i * RG_QK + 8 * j, _mm256_mul_ps(_mm256_cvtepi32_ps(v), vd));
+        }
+    }
+}
+
 /* ---- f32 helpers ---- */
 
 static float dot_f32(const float *a, const float *b, int64_t n) {
@@ -698,6 +748,11 @@ void rg__kernels_avx2(rg__kernels *k) {
     k->tile[RG_DTYPE_F32] = tile_f32;
     k->act[RG_DTYPE_Q8_0] = act_q8_0;
     k->act[RG_DTYPE_Q8_K] = act_q8_K;
+    k->deq[RG_DTYPE_F16] = deq_f16;
+    k->deq[RG_DTYPE_BF16] = deq_bf16;
+    k->deq[RG_DTYPE_Q4_0] = deq_q4_0;
+    k->deq[RG_DTYPE_Q5_0] = deq_q5_0;
+    k->deq[RG_DTYPE_Q8_0] = deq_q8_0;
     k->act[RG_DTYPE_F16] = act_f16;
     k->dot_f32 = dot_f32;
     k->axpy_f32 = axpy_f32;

@@ -11,7 +11,10 @@
  * threads sched_yield in a loop: a fifth of an embedding run's CPU time,
  * and "-t 1" used two cores).  Types with an x8 kernel (Q8_0) and batch
  * >= RG_NN_X8_MIN pack the activations eight columns per register first
- * (batch.c: the batched-decode path). */
+ * (batch.c: the batched-decode path).  F16 / BF16 / Q4_0 / Q5_0 with
+ * large batches (prefill) go to gemm.c: weights converted to f32 block by
+ * block, then the same single-threaded sgemm, from batch
+ * gemm_min_batch(type) on. */
 #include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,6 +32,8 @@ struct rg_nn {
     int n_threads;
     void *scratch;
     size_t scratch_cap;
+    void *gemm_scratch; /* per-thread f32 weight blocks of the large-batch path */
+    size_t gemm_cap;
 };
 
 static void blas_single_thread(void) { openblas_set_num_threads(1); }
@@ -55,22 +60,50 @@ void rg_nn_free(rg_nn *nn) {
     if (!nn) return;
     rg_pool_free(nn->pool);
     free(nn->scratch);
+    free(nn->gemm_scratch);
     free(nn);
 }
 
 rg_pool *rg_nn_pool(rg_nn *nn) { return nn->pool; }
 int rg_nn_threads(const rg_nn *nn) { return nn->n_threads; }
 
-static void *scratch_get(rg_nn *nn, size_t bytes) {
-    if (bytes <= nn->scratch_cap) return nn->scratch;
+static void *buf_get(void **buf, size_t *bcap, size_t bytes) {
+    if (bytes <= *bcap) return *buf;
     size_t cap = bytes + bytes / 4;
     cap = (cap + RG_NN_ALIGN - 1) & ~(size_t)(RG_NN_ALIGN - 1);
     void *p = aligned_alloc(RG_NN_ALIGN, cap);
     if (!p) return NULL;
-    free(nn->scratch);
-    nn->scratch = p;
-    nn->scratch_cap = cap;
+    free(*buf);
+    *buf = p;
+    *bcap = cap;
     return p;
+}
+
+static void *scratch_get(rg_nn *nn, size_t bytes) {
+    return buf_get(&nn->scratch, &nn->scratch_cap, bytes);
+}
+
+/* RAGD_GEMM_MIN=N (measurements): every type takes the large-batch path
+ * from batch N on; 0 = never.  -1 when unset. */
+static long long g_gemm_env = -1;
+static pthread_once_t g_gemm_once = PTHREAD_ONCE_INIT;
+static void gemm_env_read(void) {
+    const char *e = getenv("RAGD_GEMM_MIN");
+    if (e && *e) g_gemm_env = atoll(e) > 0 ? atoll(e) : 0;
+}
+
+/* Smallest batch that takes the large-batch path (gemm.c) for weight
+ * type t; 0 = never (F32 has its own sgemm path below).  Measured on SmolLM2 / Qwen2.5 shapes (docs/llm.md). */
+static int64_t gemm_min_batch(rg_dtype t) {
+    pthread_once(&g_gemm_once, gemm_env_read);
+    if (g_gemm_env >= 0) return g_gemm_env;
+    switch (t) {
+    case RG_DTYPE_F16:
+    case RG_DTYPE_BF16:
+    case RG_DTYPE_Q4_0:
+    case RG_DTYPE_Q5_0: return 32;
+    default: return 0;
+    }
 }
 
 typedef struct {
@@ -158,6 +191,14 @@ rg_status rg_nn_matmul(rg_nn *nn, rg_dtype wt, const void *w, int64_t k, int64_t
         return RG_INVALID;
     mm_task t = {.kt = rg__kernels_get(), .wt = wt, .at = at, .w = w, .wrow = (size_t)wrow,
                  .x = x, .arow = (size_t)arow, .k = k, .n = n, .batch = batch, .y = y};
+    int64_t gmin = gemm_min_batch(wt);
+    if (gmin > 0 && batch >= gmin && wt != RG_DTYPE_F32) {
+        if ((uint64_t)k > SIZE_MAX / 4 / RG_NN_GEMM_ROWS / (uint64_t)nn->n_threads) return RG_NOMEM;
+        float *gs = buf_get(&nn->gemm_scratch, &nn->gemm_cap, rg__gemm_scratch_bytes(k, nn->n_threads));
+        if (!gs) return RG_NOMEM;
+        rg__gemm(nn->pool, nn->pool ? nn->n_threads : 1, gs, wt, w, (size_t)wrow, k, n, x, batch, y);
+        return RG_OK;
+    }
     if (wt == RG_DTYPE_F32) {
         if (batch >= RG_NN_BLAS_MIN) {
             /* Y (batch,n) = X (batch,k) @ W^T, W row-major (n,k) */

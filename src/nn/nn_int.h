@@ -105,11 +105,15 @@ void rg__x8_q8_0_scalar(int64_t k, const void *w, size_t ws, int nr, const void 
                         size_t ys, int nc);
 void rg__x8_q8_0_avx2(int64_t k, const void *w, size_t ws, int nr, const void *xp, int ng, float *y,
                       size_t ys, int nc);
+/* Dequantizes n weights (a multiple of the block size) to f32; NULL
+ * entries fall back to rg_nn_dequant_row. */
+typedef void (*rg__deq_fn)(const void *src, float *dst, int64_t n);
 
 typedef struct rg__kernels {
     rg__tile_fn tile[RG_DTYPE_COUNT];
     rg__x8_fn x8[RG_DTYPE_COUNT]; /* NULL: no small-batch kernel for the type */
     rg__act_fn act[RG_DTYPE_COUNT];
+    rg__deq_fn deq[RG_DTYPE_COUNT];
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*axpy_f32)(float *y, float a, const float *x, int64_t n);
 } rg__kernels;
@@ -133,5 +137,15 @@ void rg__quant_act_q8_0(const float *src, void *dst, int64_t n);
 void rg__quant_row_q8_K(const float *src, void *dst, int64_t n);
 void rg__f32_to_f16_row(const float *src, void *dst, int64_t n);
 void rg__f32_to_bf16_row(const float *src, void *dst, int64_t n);
+
+/* ---- large batches (gemm.c) ----
+ * Y (batch,n) = X (batch,k) @ W^T with W converted to f32 in blocks of
+ * RG_NN_GEMM_ROWS rows per thread and multiplied by single-threaded
+ * OpenBLAS sgemm.  scratch: rg__gemm_scratch_bytes(k, nth) bytes, 64-byte
+ * aligned; nth = the pool's thread count (1 without a pool). */
+#define RG_NN_GEMM_ROWS 256
+size_t rg__gemm_scratch_bytes(int64_t k, int nth);
+void rg__gemm(rg_pool *pool, int nth, float *scratch, rg_dtype wt, const void *w, size_t wrow,
+              int64_t k, int64_t n, const float *x, int64_t batch, float *y);
 
 #endif

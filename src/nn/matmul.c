@@ -193,10 +193,11 @@ rg_status rg_nn_matmul(rg_nn *nn, rg_dtype wt, const void *w, int64_t k, int64_t
                  .x = x, .arow = (size_t)arow, .k = k, .n = n, .batch = batch, .y = y};
     int64_t gmin = gemm_min_batch(wt);
     if (gmin > 0 && batch >= gmin && wt != RG_DTYPE_F32) {
-        if ((uint64_t)k > SIZE_MAX / 4 / RG_NN_GEMM_ROWS / (uint64_t)nn->n_threads) return RG_NOMEM;
-        float *gs = buf_get(&nn->gemm_scratch, &nn->gemm_cap, rg__gemm_scratch_bytes(k, nn->n_threads));
+        int nth = nn->pool ? nn->n_threads : 1;
+        size_t gb = rg__gemm_scratch_bytes(k, batch, (size_t)arow, nth);
+        void *gs = gb ? buf_get(&nn->gemm_scratch, &nn->gemm_cap, gb) : NULL;
         if (!gs) return RG_NOMEM;
-        rg__gemm(nn->pool, nn->pool ? nn->n_threads : 1, gs, wt, w, (size_t)wrow, k, n, x, batch, y);
+        rg__gemm(nn->pool, nth, gs, wt, w, (size_t)wrow, k, n, x, batch, y);
         return RG_OK;
     }
     if (wt == RG_DTYPE_F32) {

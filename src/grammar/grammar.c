@@ -669,15 +669,18 @@ static int accept_cp(const rg_grammar *g, pool *P, size_t eoff, size_t n, uint32
     return 0;
 }
 
-/* Transitions out of the current set, memoised.  What a set does with a
+/* Transitions from the current set, memoised.  What a set does with a
  * code point depends only on which of its stacks' top character sets
  * match it (the position after a set does not depend on the code point),
  * so the transition is keyed by that bit signature: inside a JSON string
  * every ordinary character has the same signature and leads to the same
- * next set.  Node 0 is the state's current set; the others are the sets
- * reached from it, built on first use by token checks and mask walks and
- * dropped when the state accepts a token.  Capped: when full, callers
- * compute transitions directly. */
+ * next set.  The state's current set is node `root`; the others are the
+ * sets reached from it, built on first use by token checks and mask
+ * walks.  Accepting a token moves the root along the token's
+ * transitions, so what was learnt under the new set is kept (inside a
+ * JSON string the next step starts where the last one's checks went).
+ * Capped: when full, callers compute new transitions directly, and the
+ * next accepted token starts it afresh. */
 #define DFA_MAX_STACKS 64        /* signature bits */
 #define DFA_MAX_NODES 65536
 #define DFA_MAX_WORDS (1u << 20) /* stack words in all its sets (4 MB) */
@@ -713,12 +716,16 @@ struct rg_grammar_state {
     uint8_t pend[4];
     int npend, need; /* a code point in progress: bytes so far / bytes it needs */
     dfa D;           /* transitions out of the current set (scratch, see dfa) */
+    int32_t root;    /* D's node for the current set; -1: D not started */
+    int dist;        /* rg_grammar_distance, -1 until computed */
 };
 
 rg_grammar_state *rg_grammar_state_new(const rg_grammar *g) {
     rg_grammar_state *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->g = g;
+    s->root = -1;
+    s->dist = -1;
     /* the start: one stack [REF root] expanded */
     if (pool_w(&s->P, 1)) goto fail;
     /* a synthetic position: el has no element "REF root", so expand the
@@ -770,6 +777,8 @@ rg_grammar_state *rg_grammar_state_clone(const rg_grammar_state *s) {
     rg_grammar_state *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->g = s->g;
+    c->root = -1;
+    c->dist = -1;
     memcpy(c->pend, s->pend, sizeof c->pend);
     c->npend = s->npend;
     c->need = s->need;
@@ -891,9 +900,11 @@ static void rollback(pool *P, size_t mark_w, size_t mark_e) {
     P->overflow = 0;
 }
 
+static int32_t dfa_step(const rg_grammar *g, dfa *D, int32_t d, uint32_t cp);
+
 bool rg_grammar_accept(rg_grammar_state *s, const char *bytes, size_t n) {
     size_t mark_w = s->P.nw, mark_e = s->P.ne;
-    cursor c = cursor_of(s);
+    cursor c = cursor_of(s), c0 = c;
     if (!feed(s->g, &s->P, &c, bytes, n)) {
         rollback(&s->P, mark_w, mark_e);
         return false;
@@ -904,7 +915,17 @@ bool rg_grammar_accept(rg_grammar_state *s, const char *bytes, size_t n) {
     s->npend = c.npend;
     s->need = c.need;
     compact(s);
-    dfa_reset(&s->D);
+    /* the automaton's root follows the bytes (the same steps as feed's) */
+    int32_t r = s->D.full ? -1 : s->root;
+    for (size_t i = 0; i < n && r >= 0; i++) {
+        uint32_t cp;
+        int fb = feed_byte(c0.pend, &c0.npend, &c0.need, (uint8_t)bytes[i], &cp);
+        if (fb < 0) r = -1;
+        else if (fb == 1) r = dfa_step(s->g, &s->D, r, cp);
+    }
+    s->root = r >= 0 ? r : -1;
+    if (s->root < 0) dfa_reset(&s->D);
+    s->dist = -1;
     return true;
 }
 
@@ -940,8 +961,11 @@ static int cursor_distance(const rg_grammar *g, const pool *P, const cursor *c) 
 }
 
 int rg_grammar_distance(const rg_grammar_state *s) {
-    cursor c = cursor_of(s);
-    return cursor_distance(s->g, &s->P, &c);
+    if (s->dist < 0) { /* a cache, like the automaton: asked once per candidate near the budget */
+        cursor c = cursor_of(s);
+        ((rg_grammar_state *)s)->dist = cursor_distance(s->g, &s->P, &c);
+    }
+    return s->dist;
 }
 
 /* Appends a node for the set at entries [eoff, eoff + 2n) of D->P.
@@ -959,11 +983,13 @@ static int32_t dfa_add(dfa *D, size_t eoff, size_t n) {
     return D->n_node++;
 }
 
-/* Node 0: a copy of the state's current set.  0 on success. */
+/* Makes sure the automaton has a root (a copy of the state's current
+ * set).  0 on success. */
 static int dfa_start(rg_grammar_state *s) {
     dfa *D = &s->D;
-    if (D->n_node) return 0;
-    if (D->full || s->set_n > DFA_MAX_STACKS) return -1;
+    if (s->root >= 0) return 0;
+    dfa_reset(D);
+    if (s->set_n > DFA_MAX_STACKS) return -1;
     for (size_t i = 0; i < s->set_n; i++) {
         uint32_t off = s->P.e[s->set_off + 2 * i], len = s->P.e[s->set_off + 2 * i + 1];
         if (pool_w(&D->P, len) || pool_e(&D->P)) return -1;
@@ -972,7 +998,8 @@ static int dfa_start(rg_grammar_state *s) {
         D->P.e[D->P.ne++] = len;
         D->P.nw += len;
     }
-    return dfa_add(D, 0, s->set_n) == 0 ? 0 : -1;
+    s->root = dfa_add(D, 0, s->set_n);
+    return s->root == 0 ? 0 : -1;
 }
 
 enum { DFA_NONE = -1, DFA_UNKNOWN = -2, DFA_UNSET = -3 };
@@ -1059,6 +1086,12 @@ typedef struct {
     uint8_t byte;
 } tnode;
 
+#define GRAMMAR_MAX_PIECE 65536 /* bytes in one token; longer ones are never allowed */
+
+typedef struct {
+    uint32_t off, len;
+} tokspan;
+
 struct rg_grammar_vocab {
     int n_vocab;
     tnode *nodes; /* while building: children as sorted sibling lists */
@@ -1070,8 +1103,8 @@ struct rg_grammar_vocab {
     int32_t *end, *first_token;
     int32_t *token_next; /* next token ending at the same node */
     uint8_t *is_eog;
-    char **piece;
-    size_t *len;
+    char *blob;   /* every token's bytes */
+    tokspan *tok; /* token i: blob[off, off + len); len 0: never produced (eog: when done) */
 };
 
 static int32_t trie_child(rg_grammar_vocab *v, int32_t node, uint8_t b, int create) {
@@ -1105,10 +1138,8 @@ static void layout(rg_grammar_vocab *v, int32_t node, int32_t *at) {
 
 void rg_grammar_vocab_free(rg_grammar_vocab *v) {
     if (!v) return;
-    if (v->piece)
-        for (int i = 0; i < v->n_vocab; i++) free(v->piece[i]);
-    free(v->piece);
-    free(v->len);
+    free(v->blob);
+    free(v->tok);
     free(v->nodes);
     free(v->byte);
     free(v->end);
@@ -1127,22 +1158,32 @@ rg_grammar_vocab *rg_grammar_vocab_new(const char *const *pieces, const size_t *
     v->nodes = malloc((size_t)v->cap_nodes * sizeof *v->nodes);
     v->token_next = malloc((size_t)n_vocab * sizeof *v->token_next);
     v->is_eog = calloc((size_t)n_vocab, 1);
-    v->piece = calloc((size_t)n_vocab, sizeof *v->piece);
-    v->len = calloc((size_t)n_vocab, sizeof *v->len);
-    if (!v->nodes || !v->token_next || !v->is_eog || !v->piece || !v->len) goto fail;
+    v->tok = calloc((size_t)n_vocab, sizeof *v->tok);
+    if (!v->nodes || !v->token_next || !v->is_eog || !v->tok) goto fail;
     v->nodes[0] = (tnode){-1, -1, -1, 0};
     v->n_nodes = 1;
     for (int i = 0; i < n_eog; i++)
         if (eog[i] >= 0 && eog[i] < n_vocab) v->is_eog[eog[i]] = 1;
+    /* every piece in one block: a check touches two cache lines, not four */
+    size_t total = 0;
+    for (int i = 0; i < n_vocab; i++) {
+        if (!pieces[i] || v->is_eog[i]) continue;
+        size_t n = lens ? lens[i] : strlen(pieces[i]);
+        if (n > GRAMMAR_MAX_PIECE) continue; /* never produced under a grammar */
+        if (total + n > UINT32_MAX) goto fail;
+        total += n;
+    }
+    v->blob = malloc(total ? total : 1);
+    if (!v->blob) goto fail;
+    total = 0;
     for (int i = 0; i < n_vocab; i++) {
         v->token_next[i] = -1;
         if (!pieces[i] || v->is_eog[i]) continue;
         size_t n = lens ? lens[i] : strlen(pieces[i]);
-        if (n == 0) continue;
-        v->piece[i] = malloc(n);
-        if (!v->piece[i]) goto fail;
-        memcpy(v->piece[i], pieces[i], n);
-        v->len[i] = n;
+        if (n == 0 || n > GRAMMAR_MAX_PIECE) continue;
+        memcpy(v->blob + total, pieces[i], n);
+        v->tok[i] = (tokspan){(uint32_t)total, (uint32_t)n};
+        total += n;
         int32_t node = 0;
         for (size_t k = 0; k < n; k++) {
             node = trie_child(v, node, (uint8_t)pieces[i][k], 1);
@@ -1264,7 +1305,7 @@ static int mask_walk(const rg_grammar_state *cs, const rg_grammar_vocab *v, uint
     rg_grammar_state *s = (rg_grammar_state *)cs; /* the automaton is scratch (see dfa) */
     walk W = {s->g, v, {0}, allowed, 0};
     if (memo && dfa_start(s) == 0) {
-        walk_dfa(&W, &s->D, 0, 0, s->pend, s->npend, s->need);
+        walk_dfa(&W, &s->D, 0, s->root, s->pend, s->npend, s->need);
     } else {
         size_t eoff;
         if (copy_set(&W.P, &s->P, s->set_off, s->set_n, &eoff)) {
@@ -1297,18 +1338,18 @@ int rg__grammar_mask_direct(const rg_grammar_state *s, const rg_grammar_vocab *v
  * eog token when done), or -1 when the token cannot come next. */
 static int try_token(const rg_grammar_state *cs, const rg_grammar_vocab *v, int32_t id, int memo) {
     if (id < 0 || id >= v->n_vocab) return -1;
-    if (v->is_eog[id]) return rg_grammar_done(cs) ? 0 : -1;
-    if (!v->piece[id]) return -1;
+    tokspan ts = v->tok[id];
+    if (!ts.len) return v->is_eog[id] && rg_grammar_done(cs) ? 0 : -1;
+    const char *p = v->blob + ts.off;
     rg_grammar_state *s = (rg_grammar_state *)cs; /* scratch only, see above */
     if (memo && dfa_start(s) == 0) {
         dfa *D = &s->D;
         uint8_t pend[4];
         memcpy(pend, s->pend, 4);
         int npend = s->npend, need = s->need;
-        int32_t d = 0;
-        const char *p = v->piece[id];
+        int32_t d = s->root;
         size_t i;
-        for (i = 0; i < v->len[id]; i++) {
+        for (i = 0; i < ts.len; i++) {
             uint32_t cp;
             int r = feed_byte(pend, &npend, &need, (uint8_t)p[i], &cp);
             if (r < 0) return -1;
@@ -1318,14 +1359,14 @@ static int try_token(const rg_grammar_state *cs, const rg_grammar_vocab *v, int3
             if (nd == DFA_UNKNOWN) break;
             d = nd;
         }
-        if (i == v->len[id]) {
+        if (i == ts.len) {
             if (npend && !partial_ok(s->g, &D->P, D->node[d].off, D->node[d].n, pend, npend, need)) return -1;
             return dfa_distance(s->g, D, d, npend, need);
         }
     }
     size_t mark_w = s->P.nw, mark_e = s->P.ne;
     cursor c = cursor_of(s);
-    int d = feed(s->g, &s->P, &c, v->piece[id], v->len[id]) ? cursor_distance(s->g, &s->P, &c) : -1;
+    int d = feed(s->g, &s->P, &c, p, ts.len) ? cursor_distance(s->g, &s->P, &c) : -1;
     rollback(&s->P, mark_w, mark_e);
     return d;
 }
@@ -1340,9 +1381,8 @@ bool rg_grammar_allows(const rg_grammar_state *s, const rg_grammar_vocab *v, int
 
 bool rg_grammar_accept_token(rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id) {
     if (id < 0 || id >= v->n_vocab) return false;
-    if (v->is_eog[id]) return rg_grammar_done(s);
-    if (!v->piece[id]) return false;
-    return rg_grammar_accept(s, v->piece[id], v->len[id]);
+    if (!v->tok[id].len) return v->is_eog[id] && rg_grammar_done(s);
+    return rg_grammar_accept(s, v->blob + v->tok[id].off, v->tok[id].len);
 }
 
 int rg_grammar_distance_after(const rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id) {

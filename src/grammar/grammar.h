@@ -93,7 +93,7 @@ bool rg_grammar_allows_within(const rg_grammar_state *s, const rg_grammar_vocab 
  * to the full mask: a check costs about a microsecond, a mask from tens
  * of microseconds (few tokens allowed: the trie is pruned near its root)
  * to tens of milliseconds (most of a large vocabulary allowed). */
-#define RG_GRAMMAR_MAX_CHECKS 256
+#define RG_GRAMMAR_MAX_CHECKS 2048
 /* Constrains logits (n_vocab) for the next token: entries the grammar
  * does not allow become -INFINITY, and when `budget` (tokens left, <= 0
  * for no limit) runs close to the distance to a complete document, so do

@@ -21,6 +21,7 @@ struct rg_llm_sampler {
     rg_llm_sampler_params p;
     int n_vocab;
     cand *c;          /* (n_vocab,) */
+    cand *f;          /* (n_vocab,) allowed candidates (rg_llm_sample_allowed) */
     int32_t *hist;    /* ring of the last penalty_last_n tokens */
     int hist_n, hist_pos;
     int32_t *count;   /* (n_vocab,) occurrences in the window (scratch) */
@@ -79,10 +80,11 @@ rg_llm_sampler *rg_llm_sampler_new(const rg_llm_sampler_params *p, int n_vocab) 
     if (s->p.penalty_last_n > 1 << 20) s->p.penalty_last_n = 1 << 20;
     s->n_vocab = n_vocab;
     s->c = malloc((size_t)n_vocab * sizeof *s->c);
+    s->f = malloc((size_t)n_vocab * sizeof *s->f);
     s->count = calloc((size_t)n_vocab, sizeof *s->count);
     s->pr = malloc((size_t)n_vocab * sizeof *s->pr);
     s->hist = malloc((size_t)(s->p.penalty_last_n > 0 ? s->p.penalty_last_n : 1) * sizeof *s->hist);
-    if (!s->c || !s->count || !s->pr || !s->hist) {
+    if (!s->c || !s->f || !s->count || !s->pr || !s->hist) {
         rg_llm_sampler_free(s);
         return NULL;
     }
@@ -93,6 +95,7 @@ rg_llm_sampler *rg_llm_sampler_new(const rg_llm_sampler_params *p, int n_vocab) 
 void rg_llm_sampler_free(rg_llm_sampler *s) {
     if (!s) return;
     free(s->c);
+    free(s->f);
     free(s->count);
     free(s->pr);
     free(s->hist);
@@ -150,18 +153,6 @@ static float penalize(const rg_llm_sampler_params *p, float l, int32_t count) {
     return l - ((float)count * p->frequency_penalty + p->presence_penalty);
 }
 
-/* Penalises each distinct token of the window once, on the candidates
- * while they are still in id order (c[t].id == t). */
-static void apply_penalties(rg_llm_sampler *s, cand *c) {
-    if (!count_history(s)) return;
-    for (int i = 0; i < s->hist_n; i++) {
-        int32_t t = s->hist[i];
-        if (t < 0 || t >= s->n_vocab || s->count[t] == 0) continue;
-        c[t].logit = penalize(&s->p, c[t].logit, s->count[t]);
-        s->count[t] = 0; /* once per distinct token; also resets the scratch */
-    }
-}
-
 static int cand_desc(const void *a, const void *b) {
     const cand *x = a, *y = b;
     if (x->logit != y->logit) return x->logit < y->logit ? 1 : -1;
@@ -187,24 +178,44 @@ static void sift_down(cand *h, int k, int i) {
     }
 }
 
+/* Heap with the best at the root. */
+static void sift_best(cand *h, int k, int i) {
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, w = i;
+        if (l < k && cand_before(&h[l], &h[w])) w = l;
+        if (r < k && cand_before(&h[r], &h[w])) w = r;
+        if (w == i) return;
+        cand t = h[i];
+        h[i] = h[w];
+        h[w] = t;
+        i = w;
+    }
+}
+
+/* Moves the k best of c[0..n) to c[0..k) (0 < k < n), in heap order:
+ * one pass against a heap of the best k so far, where most candidates
+ * lose to its root (the worst of them) with one comparison. */
+static void select_best(cand *c, int n, int k) {
+    for (int i = k / 2 - 1; i >= 0; i--) sift_down(c, k, i);
+    for (int i = k; i < n; i++)
+        if (cand_before(&c[i], &c[0])) {
+            cand t = c[0];
+            c[0] = c[i];
+            c[i] = t;
+            sift_down(c, k, 0);
+        }
+}
+
 /* Moves the k best candidates (by logit, then lower id) to the front,
- * sorted; the rest stay behind them in some order.  Small k: one pass
- * against a heap of the best k (most candidates lose to its root with one
- * comparison); large k: quickselect.  Then a sort of the k. */
+ * sorted; the rest stay behind them in some order.  Small k: a heap
+ * pass (select_best); large k: quickselect.  Then a sort of the k. */
 static void partial_sort(cand *c, int n, int k) {
     if (k >= n) {
         qsort(c, (size_t)n, sizeof *c, cand_desc);
         return;
     }
     if (k <= n / 8) {
-        for (int i = k / 2 - 1; i >= 0; i--) sift_down(c, k, i);
-        for (int i = k; i < n; i++)
-            if (cand_before(&c[i], &c[0])) {
-                cand t = c[0];
-                c[0] = c[i];
-                c[i] = t;
-                sift_down(c, k, 0);
-            }
+        select_best(c, n, k);
         qsort(c, (size_t)k, sizeof *c, cand_desc);
         return;
     }
@@ -273,23 +284,36 @@ static int32_t draw(rg_llm_sampler *s, const cand *c, int m) {
     return c[m - 1].id;
 }
 
-/* Candidates in id order with the penalties applied. */
-static cand *load(rg_llm_sampler *s, const float *logits) {
+/* The candidates, in id order, with the penalties applied; tokens whose
+ * logit is -INFINITY (masked out) are left out: they can never be drawn,
+ * and a masked vocabulary then costs only its allowed part downstream.
+ * Returns their number (all of them when every logit is -INFINITY). */
+static int load(rg_llm_sampler *s, const float *logits) {
     cand *c = s->c;
-    for (int i = 0; i < s->n_vocab; i++) c[i] = (cand){logits[i], i};
-    apply_penalties(s, c);
-    return c;
+    int pen = count_history(s), m = 0;
+    for (int i = 0; i < s->n_vocab; i++) {
+        float l = logits[i];
+        if (l == -INFINITY) continue;
+        if (pen && s->count[i]) l = penalize(&s->p, l, s->count[i]);
+        c[m++] = (cand){l, i};
+    }
+    if (pen) /* clear the scratch */
+        for (int i = 0; i < s->hist_n; i++)
+            if (s->hist[i] >= 0 && s->hist[i] < s->n_vocab) s->count[s->hist[i]] = 0;
+    if (m == 0)
+        for (int i = 0; i < s->n_vocab; i++) c[m++] = (cand){logits[i], i};
+    return m;
 }
 
 int32_t rg_llm_sample(rg_llm_sampler *s, float *logits) {
     const rg_llm_sampler_params *p = &s->p;
-    const int n = s->n_vocab;
-    cand *c = load(s, logits);
+    const int n = load(s, logits);
+    cand *c = s->c;
     if (p->temp <= 0.0f) {
-        int32_t best = 0;
+        int best = 0;
         for (int i = 1; i < n; i++)
             if (c[i].logit > c[best].logit) best = i;
-        return best;
+        return c[best].id;
     }
     int k = n;
     if (p->top_k > 0 && p->top_k < n) k = p->top_k;
@@ -300,8 +324,8 @@ int32_t rg_llm_sample(rg_llm_sampler *s, float *logits) {
 int32_t rg_llm_sample_allowed(rg_llm_sampler *s, const float *logits, int (*allow)(void *ud, int32_t id),
                               void *ud, int max_checks) {
     const rg_llm_sampler_params *p = &s->p;
-    const int n = s->n_vocab;
-    cand *c = load(s, logits);
+    const int n = load(s, logits);
+    cand *c = s->c, *f = s->f; /* f: the allowed ones, in rank order */
     int k = n;
     if (p->top_k > 0 && p->top_k < n) k = p->top_k;
     if (p->temp <= 0.0f) k = 1; /* greedy: the best allowed one */
@@ -309,30 +333,43 @@ int32_t rg_llm_sample_allowed(rg_llm_sampler *s, const float *logits, int (*allo
      * can reach: once a candidate falls below min_p of the best allowed,
      * so does every later one, allowed or not. */
     int minp_stop = p->temp > 0.0f && p->top_p >= 1.0f && p->min_p > 0.0f;
-    int sorted = 0, found = 0, checks = 0, i;
     int kq = k < max_checks / 4 ? k : max_checks / 4; /* the rate give-up below wants at least this many */
+    /* Candidates in rank order, from heaps taken one at a time (only
+     * what is used gets ordered): the best 64, then, while those do not
+     * settle it, the next best in stretches that double, up to
+     * max_checks.  Most grammar states settle within the first. */
+    int lim = max_checks < n ? max_checks : n, taken = 0, heap_n = 0, found = 0, checks = 0;
+    cand *h = c;
     double l0 = 0;
-    for (i = 0; i < n && found < k; i++) {
-        if (i == sorted) { /* sort the next stretch, each twice the last */
-            int more = sorted < 64 ? 64 : sorted;
-            if (more > n - sorted) more = n - sorted;
-            partial_sort(c + sorted, n - sorted, more);
-            sorted += more;
+    while (found < k) {
+        if (heap_n == 0) { /* the next stretch */
+            int rest = n - taken, want = taken ? taken : 64; /* 64, 64, 128, 256, ... */
+            if (want > lim - taken) want = lim - taken;
+            if (want <= 0 || rest <= 0) {
+                if (taken < n) return -1; /* the rest unchecked */
+                break;                    /* every candidate checked */
+            }
+            if (want > rest) want = rest;
+            h = c + taken;
+            if (want < rest) select_best(h, rest, want);
+            for (int j = want / 2 - 1; j >= 0; j--) sift_best(h, want, j);
+            heap_n = want;
+            taken += want;
         }
-        if (minp_stop && found && !((float)exp((double)c[i].logit - l0) >= p->min_p)) break;
+        cand x = h[0];
+        h[0] = h[--heap_n];
+        sift_best(h, heap_n, 0);
+        if (minp_stop && found && !((float)exp((double)x.logit - l0) >= p->min_p)) break;
         if (checks++ == max_checks) return -1;
         /* give up early when the rate of allowed ones so far would not
          * reach k within max_checks (a tight grammar state: the caller's
          * mask is the cheaper way there) */
         if (checks > 32 && (int64_t)(found + 1) * max_checks < (int64_t)kq * checks) return -1;
-        if (!allow(ud, c[i].id)) continue;
-        cand t = c[i]; /* the allowed ones gather at the front, in order */
-        c[i] = c[found];
-        c[found] = t;
-        if (!found) l0 = (double)t.logit;
-        found++;
+        if (!allow(ud, x.id)) continue;
+        if (!found) l0 = (double)x.logit;
+        f[found++] = x;
     }
     if (!found) return -1;
-    if (p->temp <= 0.0f) return c[0].id;
-    return draw(s, c, found);
+    if (p->temp <= 0.0f) return f[0].id;
+    return draw(s, f, found);
 }

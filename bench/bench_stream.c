@@ -231,13 +231,23 @@ static void *run_job(void *p) {
 
 static volatile int g_sampling;
 
+/* (time, server CPU seconds) every 50 ms while streams run, so the decode
+ * window's CPU can be taken (tokens per CPU-second of decoding) */
+#define CPU_SAMPLES 65536
 typedef struct {
     double best_stored, ratio, shared;
+    double t[CPU_SAMPLES], cpu[CPU_SAMPLES];
+    int n;
 } sampler;
 
 static void *sample_metrics(void *p) {
     sampler *sm = p;
     while (g_sampling) {
+        double c = server_cpu_s();
+        if (c >= 0 && sm->n < CPU_SAMPLES) {
+            sm->t[sm->n] = rg_now_s();
+            sm->cpu[sm->n++] = c;
+        }
         char *m = get_metrics();
         double stored = 0, ratio = 0, shared = 0;
         if (m && metric(m, "ragd_kv_tokens_stored", &stored) && metric(m, "ragd_kv_held_per_stored", &ratio) &&
@@ -268,10 +278,10 @@ static int streams_main(int n, int chars, int max_tokens) {
         words(jb[i].prompt, chars, &r);
         jb[i].max_tokens = max_tokens;
     }
-    sampler sm = {0, 0, 0};
+    sampler *smp = calloc(1, sizeof *smp);
     pthread_t mt;
     g_sampling = 1;
-    pthread_create(&mt, NULL, sample_metrics, &sm);
+    pthread_create(&mt, NULL, sample_metrics, smp);
     double t0 = rg_now_s(), cpu0 = server_cpu_s();
     for (int i = 0; i < n; i++) pthread_create(&th[i], NULL, run_job, &jb[i]);
     for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
@@ -288,8 +298,8 @@ static int streams_main(int n, int chars, int max_tokens) {
     }
     printf("streams=%d tokens=%d wall_s=%.1f tokens_per_s=%.2f ttft_p50_ms=%.0f ttft_p99_ms=%.0f itl_p99_ms=%.0f "
            "kv_held_per_stored=%.3f (at %.0f tokens stored) failed=%d",
-           n, total, wall, total / wall, pct(ttft, n, 0.5), pct(ttft, n, 0.99), pct(gaps, ng, 0.99), sm.ratio,
-           sm.best_stored, failed);
+           n, total, wall, total / wall, pct(ttft, n, 0.5), pct(ttft, n, 0.99), pct(gaps, ng, 0.99), smp->ratio,
+           smp->best_stored, failed);
     if (cpu > 0) printf(" server_cpu_s=%.1f tokens_per_cpu_s=%.2f", cpu, total / cpu);
     /* decode rate: tokens received while every stream was past its first
      * token and none had finished (prefill excluded) */
@@ -301,8 +311,23 @@ static int streams_main(int n, int chars, int max_tokens) {
     int in_window = 0;
     for (int i = 0; i < n; i++)
         for (int k = 0; k < st[i].events && k < st[i].cap; k++) in_window += st[i].times[k] > wa && st[i].times[k] <= wb;
-    if (wb > wa && in_window > 0) printf(" decode_tokens_per_s=%.2f", in_window / (wb - wa));
+    if (wb > wa && in_window > 0) {
+        printf(" decode_tokens_per_s=%.2f", in_window / (wb - wa));
+        /* CPU over the sampled part of the window (samples 50 ms apart) */
+        double ta = -1, tb = -1, ca = -1, cb = -1;
+        for (int i = 0; i < smp->n; i++) {
+            if (smp->t[i] >= wa && ta < 0) ta = smp->t[i], ca = smp->cpu[i];
+            if (smp->t[i] <= wb) tb = smp->t[i], cb = smp->cpu[i];
+        }
+        if (ta >= 0 && tb > ta && cb > ca) {
+            int in_cpu = 0;
+            for (int i = 0; i < n; i++)
+                for (int k = 0; k < st[i].events && k < st[i].cap; k++) in_cpu += st[i].times[k] > ta && st[i].times[k] <= tb;
+            printf(" decode_tokens_per_cpu_s=%.2f decode_cpu_util=%.2f", in_cpu / (cb - ca), (cb - ca) / (tb - ta));
+        }
+    }
     printf("\n");
+    free(smp);
     for (int i = 0; i < n; i++) free(st[i].gaps), free(st[i].times), free(jb[i].prompt);
     free(st), free(jb), free(th), free(ttft), free(gaps);
     return failed ? 1 : 0;

@@ -11,7 +11,8 @@
 # Goals: 16 streams >= 4x one stream; KV held/stored <= 1.05; second
 # prefix TTFT <= 1/5 of the first.
 #   QUICK=1: 8 tokens per stream, 32-character prompts, streams 1/4/16
-#   only; SCHED_GEN / SCHED_PROMPT override; SCHED_THREADS sets the
+#   only; SCHED_GEN / SCHED_PROMPT / SCHED_STREAMS ("1 4 16 64") override;
+#   SCHED_THREADS sets the
 #   engine's threads (default all CPUs).  On an idle 2-core machine the
 #   full run takes a few minutes; under a load average of 15 (other
 #   engineers' builds) QUICK took 8.
@@ -26,6 +27,7 @@ GEN=${SCHED_GEN:-32}
 PROMPT=${SCHED_PROMPT:-64}
 STREAMS="1 4 16 64"
 if [ -n "${QUICK:-}" ]; then GEN=${SCHED_GEN:-8}; PROMPT=${SCHED_PROMPT:-32}; STREAMS="1 4 16"; fi
+STREAMS=${SCHED_STREAMS:-$STREAMS}
 
 M="$T/qwen2.5-0.5b-q8_0.gguf"
 [ -f "$M" ] || "$BD/bench/bench_mkmodel" "$M" qwen2.5-0.5b q8_0 || exit 1

@@ -158,23 +158,37 @@ RG_TEST(nn_batch_matmul_q8_0_vs_f64) {
     }
 }
 
-/* A row of X gives bit-identical output whatever else is in the batch (on
- * the x8 path, batch >= 8): what makes batched greedy decoding of one
- * request equal to its decoding among any other requests. */
+/* A row of X gives bit-identical output whatever else is in the batch and
+ * whatever the batch size (batch 1 and < 8: q8_0_rows per row; >= 8: the
+ * x8 path, same exact block sums and float order): what makes batched
+ * greedy decoding of one request equal to decoding it alone. */
 RG_TEST(nn_batch_rows_independent) {
+    if ((int)rg_cpu_level_get() < RG_CPU_AVX2) RG_SKIP("CPU lacks avx2 (has: %s)", rg_cpu_describe());
     unsigned long long st = 11;
-    const int64_t k = 512, n = 29;
-    void *w = q8_weights(k, n, &st);
-    float *x = malloc((size_t)(k * 40) * 4), *y1 = malloc((size_t)(n * 40) * 4), *y2 = malloc((size_t)(n * 40) * 4);
-    randn(x, k * 40, &st, 1.0f);
-    rg_nn *nn = rg_nn_new(2);
-    REQUIRE(nn);
-    REQUIRE(rg_nn_matmul(nn, RG_DTYPE_Q8_0, w, k, n, x, 40, y1) == RG_OK);
-    /* rows 5..14 of the same X as a batch of 10, in another position */
-    REQUIRE(rg_nn_matmul(nn, RG_DTYPE_Q8_0, w, k, n, x + 5 * k, 10, y2) == RG_OK);
-    CHECK(memcmp(y1 + 5 * n, y2, sizeof(float) * (size_t)(10 * n)) == 0);
-    rg_nn_free(nn);
-    free(w), free(x), free(y1), free(y2);
+    const int64_t k = 512, ns[] = {29, 32};
+    for (int ni = 0; ni < 2; ni++) {
+        const int64_t n = ns[ni];
+        void *w = q8_weights(k, n, &st);
+        float *x = malloc((size_t)(k * 40) * 4), *y1 = malloc((size_t)(n * 40) * 4), *y2 = malloc((size_t)(n * 40) * 4);
+        randn(x, k * 40, &st, 1.0f);
+        for (int th = 1; th <= 2; th++) {
+            rg_nn *nn = rg_nn_new(th);
+            REQUIRE(nn);
+            REQUIRE(rg_nn_matmul(nn, RG_DTYPE_Q8_0, w, k, n, x, 40, y1) == RG_OK);
+            /* rows 5..14 of the same X as batches of 10, 3 and 1 */
+            const int sizes[] = {10, 3, 1};
+            for (int si = 0; si < 3; si++) {
+                for (int r0 = 5; r0 < 15; r0 += sizes[si]) {
+                    int b = r0 + sizes[si] <= 15 ? sizes[si] : 15 - r0;
+                    REQUIRE(rg_nn_matmul(nn, RG_DTYPE_Q8_0, w, k, n, x + r0 * k, b, y2 + (r0 - 5) * n) == RG_OK);
+                }
+                CHECKF(memcmp(y1 + 5 * n, y2, sizeof(float) * (size_t)(10 * n)) == 0,
+                       "n %lld threads %d: batch 40 vs batches of %d differ", (long long)n, th, sizes[si]);
+            }
+            rg_nn_free(nn);
+        }
+        free(w), free(x), free(y1), free(y2);
+    }
 }
 
 /* rg_llm_argmax (run per sequence over the vocabulary every batched step)

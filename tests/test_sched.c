@@ -15,7 +15,8 @@
 
 typedef struct {
     int32_t out[MAXGEN];
-    int n;
+    uint64_t lh[MAXGEN]; /* hash of the logits each token was sampled from (exact runs) */
+    int n, n_lh;
     int done;
     rg_sched_result res;
     rg_sched *watch; /* if set, on_token samples the metrics (of the step before) */
@@ -35,6 +36,15 @@ static int on_token(void *ud, int32_t t) {
         if (m.kv_blocks_shared > c->max_shared) c->max_shared = m.kv_blocks_shared;
     }
     return 0;
+}
+
+/* FNV-1a over the logits' bytes: equal hashes = the same bits */
+static void on_logits_hash(void *ud, float *logits, int n_vocab) {
+    collector *c = ud;
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char *p = (const unsigned char *)logits;
+    for (size_t i = 0; i < sizeof(float) * (size_t)n_vocab; i++) h = (h ^ p[i]) * 1099511628211ull;
+    if (c->n_lh < MAXGEN) c->lh[c->n_lh++] = h;
 }
 
 static void on_done(void *ud, const rg_sched_result *r) {
@@ -95,7 +105,10 @@ static rg_sched_req greedy_req(const int32_t *prompt, int n, int max_tokens, col
 
 #define NREQ 6
 
-static void batch_equals_alone(const char *model, int kv_tokens) {
+/* exact: the logits every token is sampled from must be the same bits
+ * batched and alone (the batch-size-invariant Q8_0 kernels), not only the
+ * greedy tokens */
+static void batch_equals_alone(const char *model, int kv_tokens, int exact) {
     const char *fx = rg_test_fixtures_or_skip();
     char path[4096], ppath[4096];
     snprintf(path, sizeof path, "%s/models/%s.gguf", fx, model);
@@ -122,6 +135,7 @@ static void batch_equals_alone(const char *model, int kv_tokens) {
     REQUIRE(rg_sched_new(m, &p, &s, &e) == RG_OK);
     for (int i = 0; i < NREQ; i++) {
         rg_sched_req r = greedy_req(ids, lens[i], gen, &alone[i]);
+        if (exact) r.on_logits = on_logits_hash;
         REQUIRE(rg_sched_submit(s, &r, &e) > 0);
         wait_all(&alone[i], 1);
     }
@@ -133,9 +147,18 @@ static void batch_equals_alone(const char *model, int kv_tokens) {
     REQUIRE(rg_sched_new(m, &p, &s, &e) == RG_OK);
     for (int i = 0; i < NREQ; i++) {
         rg_sched_req r = greedy_req(ids, lens[i], gen, &batch[i]);
+        if (exact) r.on_logits = on_logits_hash;
         REQUIRE(rg_sched_submit(s, &r, &e) > 0);
     }
     wait_all(batch, NREQ);
+    if (exact)
+        for (int i = 0; i < NREQ; i++) {
+            CHECKF(batch[i].n_lh == alone[i].n_lh && batch[i].n_lh > 0, "request %d: %d vs %d logit rows", i,
+                   batch[i].n_lh, alone[i].n_lh);
+            for (int k = 0; k < batch[i].n_lh && k < alone[i].n_lh; k++)
+                CHECKF(batch[i].lh[k] == alone[i].lh[k], "%s request %d step %d: logits differ batched vs alone",
+                       model, i, k);
+        }
     for (int i = 0; i < NREQ; i++) {
         CHECKF(batch[i].res.finish == alone[i].res.finish, "request %d finish %d vs %d", i,
                batch[i].res.finish, alone[i].res.finish);
@@ -163,9 +186,12 @@ static void batch_equals_alone(const char *model, int kv_tokens) {
     rg_llm_model_close(m);
 }
 
-RG_TEST(sched_batched_greedy_equals_alone_stories) { batch_equals_alone("stories260K", 0); }
-RG_TEST(sched_batched_greedy_equals_alone_f32) { batch_equals_alone("tiny-llama-f32", 0); }
-RG_TEST(sched_preemption_small_pool) { batch_equals_alone("stories260K", 192); }
+RG_TEST(sched_batched_greedy_equals_alone_stories) { batch_equals_alone("stories260K", 0, 0); }
+RG_TEST(sched_batched_greedy_equals_alone_f32) { batch_equals_alone("tiny-llama-f32", 0, 0); }
+/* Q8_0 takes the batch-size-invariant kernels (nn/batch.c): the logits are
+ * the same bits batched or alone, not only the greedy tokens */
+RG_TEST(sched_batched_logits_equal_alone_q8_0) { batch_equals_alone("tiny-llama-q8_0", 0, 1); }
+RG_TEST(sched_preemption_small_pool) { batch_equals_alone("stories260K", 192, 0); }
 
 RG_TEST(sched_prefix_cache_and_cancel) {
     const char *fx = rg_test_fixtures_or_skip();

@@ -454,8 +454,18 @@ static int step(rg_sched *s) {
         s->b_take[i] = 1;
         T++;
     }
-    /* then chunks of pending prompts */
+    /* then chunks of pending prompts: up to chunk tokens when nothing
+     * decodes (time to first token), fewer while sequences decode: a step
+     * costs about its token count on a CPU, so 256 prompt tokens next to 16
+     * decoding sequences made their next token wait ~12 decode steps.
+     * Rounded so the step's token count is a multiple of 8 (the x8
+     * matmul's column group). */
     int budget = s->p.chunk;
+    if (T > 0) {
+        int dc = s->p.decode_chunk > 0 ? s->p.decode_chunk : T > 32 ? T : 32;
+        dc = (T + dc + 7) / 8 * 8 - T;
+        if (dc < budget) budget = dc;
+    }
     for (int i = 0; i < s->n_slots && T < s->n_batch && budget > 0; i++) {
         job *j = s->run[i];
         if (!j || j->n_toks - j->kv <= 1) continue;

@@ -34,6 +34,9 @@ typedef struct rg_sched_params {
     int n_ctx;         /* KV pool in tokens over all sequences (0: 4096 * max_batch / 4,
                           at least the model's context) */
     int chunk;         /* prompt tokens per step (chunked prefill; default 256) */
+    int decode_chunk;  /* prompt tokens per step while sequences decode, so a long
+                          prefill step does not hold up their next token (0: auto,
+                          max(32, sequences decoding), at most chunk) */
     int seq_ctx;       /* tokens per sequence at most (0: the model's training context,
                           capped by n_ctx); an explicit value may exceed the training
                           context (the user asked for it, as llama.cpp's -c) */

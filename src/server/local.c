@@ -55,6 +55,11 @@ rg_status rg__local_open(const char *path, int ctx_size, int max_batch, int kv_t
         const char *kv = getenv("RAGD_KV_TOKENS");
         if (kv && atoi(kv) > 0) p.n_ctx = atoi(kv);
         if (kv_tokens > 0) p.n_ctx = kv_tokens;
+        /* prompt tokens per engine step (docs/sched.md): alone, and while
+         * other sequences decode (0 / unset: automatic) */
+        const char *ch = getenv("RAGD_PREFILL_CHUNK"), *dch = getenv("RAGD_DECODE_CHUNK");
+        if (ch && atoi(ch) > 0 && atoi(ch) <= 4096) p.chunk = atoi(ch);
+        if (dch && atoi(dch) > 0 && atoi(dch) <= 4096) p.decode_chunk = atoi(dch);
         p.n_threads = n_threads;
         p.kv_type = (rg_dtype)kvt;
         rc = rg_sched_new(L->m, &p, &L->sched, err);

@@ -32,8 +32,9 @@ typedef struct {
     float *xr;         /* (batch,k) rounded through the activation type */
     char *atmp;        /* nth rows of arow bytes */
     float *y;
-    float *wbuf;       /* nth blocks of RG_NN_GEMM_ROWS * k floats */
+    float *wbuf;       /* nth blocks of rmax * k floats */
     int64_t rows;      /* weight rows per block */
+    int64_t rmax;      /* rows of a thread's slice of wbuf */
     atomic_llong next; /* next activation row / first weight row of the next block */
 } gemm_task;
 
@@ -59,7 +60,7 @@ static void round_run(void *ctx, int ith, int nth) {
 static void gemm_run(void *ctx, int ith, int nth) {
     gemm_task *t = ctx;
     (void)nth;
-    float *buf = t->wbuf + (size_t)ith * RG_NN_GEMM_ROWS * (size_t)t->k;
+    float *buf = t->wbuf + (size_t)ith * (size_t)t->rmax * (size_t)t->k;
     for (;;) {
         int64_t r0 = atomic_fetch_add_explicit(&t->next, t->rows, memory_order_relaxed);
         if (r0 >= t->n) break;
@@ -74,13 +75,21 @@ static void gemm_run(void *ctx, int ith, int nth) {
     }
 }
 
+/* rows of one thread's weight block */
+static int64_t rows_max(int64_t k) {
+    int64_t r = RG_NN_GEMM_FLOATS / k;
+    if (r > RG_NN_GEMM_ROWS) r = RG_NN_GEMM_ROWS;
+    return r < 16 ? 16 : r;
+}
+
 /* layout: [nth weight blocks][xr (batch,k)][nth activation rows], each
  * part 64-byte aligned */
 static size_t up64(size_t v) { return (v + 63) & ~(size_t)63; }
 
 size_t rg__gemm_scratch_bytes(int64_t k, int64_t batch, size_t arow, int nth) {
     size_t wb, xb, ab, s;
-    if (__builtin_mul_overflow((size_t)RG_NN_GEMM_ROWS * sizeof(float), (size_t)k, &wb) ||
+    const size_t rmax = (size_t)rows_max(k);
+    if (__builtin_mul_overflow(rmax * sizeof(float), (size_t)k, &wb) ||
         __builtin_mul_overflow(wb, (size_t)nth, &wb) ||
         __builtin_mul_overflow((size_t)batch * sizeof(float), (size_t)k, &xb) ||
         __builtin_mul_overflow(arow + 64, (size_t)nth, &ab) || wb > SIZE_MAX / 4 ||
@@ -95,17 +104,25 @@ void rg__gemm(rg_pool *pool, int nth, void *scratch, rg_dtype wt, const void *w,
     rg_dtype at = rg__act_type(wt);
     uint64_t arow = 0;
     (void)rg_dtype_row_bytes(at, (uint64_t)k, &arow); /* checked by the caller */
-    size_t wb = up64((size_t)RG_NN_GEMM_ROWS * sizeof(float) * (size_t)k * (size_t)nth);
+    const int64_t rmax = rows_max(k);
+    size_t wb = up64((size_t)rmax * sizeof(float) * (size_t)k * (size_t)nth);
     size_t xb = up64((size_t)batch * sizeof(float) * (size_t)k);
     gemm_task t = {.kt = rg__kernels_get(), .wt = wt, .at = at, .w = w, .wrow = wrow,
                    .arow = (size_t)arow, .k = k, .n = n, .batch = batch, .x = x,
                    .xr = (float *)((char *)scratch + wb), .atmp = (char *)scratch + wb + xb,
-                   .y = y, .wbuf = scratch, .rows = RG_NN_GEMM_ROWS};
+                   .y = y, .wbuf = scratch, .rows = rmax, .rmax = rmax};
     atomic_init(&t.next, 0);
     rg_pool_run_shared(pool, round_run, &t);
-    /* blocks of at most ~4 MB of f32 weights; with few rows, smaller
-     * blocks so that every thread gets work */
-    while (t.rows > 16 && (t.rows * k > (1 << 20) || n < t.rows * 2 * nth)) t.rows /= 2;
+    /* Each sgemm call packs all of X again (OpenBLAS's copy of the X panel
+     * was 12% of a Qwen2.5 Q4_0 prefill with 256-row blocks), so blocks
+     * are as large as the scratch allows (RG_NN_GEMM_ROWS rows, at most
+     * RG_NN_GEMM_FLOATS floats), their count a multiple of the thread
+     * count (at least two per thread) so that threads finish together. */
+    int64_t nblk = (n + rmax - 1) / rmax;
+    if (nth > 1 && nblk < 2 * nth) nblk = 2 * nth;
+    nblk = (nblk + nth - 1) / nth * nth;
+    t.rows = ((n + nblk - 1) / nblk + 15) & ~(int64_t)15;
+    if (t.rows > rmax) t.rows = rmax;
     atomic_store(&t.next, 0);
     rg_pool_run_shared(pool, gemm_run, &t);
 }

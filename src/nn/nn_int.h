@@ -140,12 +140,13 @@ void rg__f32_to_bf16_row(const float *src, void *dst, int64_t n);
 
 /* ---- large batches (gemm.c) ----
  * Y (batch,n) = X (batch,k) @ W^T with X rounded through the activation
- * type and W converted to f32 in blocks of RG_NN_GEMM_ROWS rows per
- * thread, multiplied by single-threaded OpenBLAS sgemm.  scratch:
+ * type and W converted to f32 in blocks of up to RG_NN_GEMM_ROWS rows
+ * (RG_NN_GEMM_FLOATS floats) per thread, multiplied by single-threaded OpenBLAS sgemm.  scratch:
  * rg__gemm_scratch_bytes(k, batch, activation row bytes, nth) bytes (0 on
  * overflow), 64-byte aligned; nth = the pool's thread count (1 without a
  * pool). */
-#define RG_NN_GEMM_ROWS 256
+#define RG_NN_GEMM_ROWS 1024
+#define RG_NN_GEMM_FLOATS (4 << 20) /* per thread: 16 MB */
 size_t rg__gemm_scratch_bytes(int64_t k, int64_t batch, size_t arow, int nth);
 void rg__gemm(rg_pool *pool, int nth, void *scratch, rg_dtype wt, const void *w, size_t wrow,
               int64_t k, int64_t n, const float *x, int64_t batch, float *y);

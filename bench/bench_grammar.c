@@ -26,6 +26,18 @@
  * scheduler thread. */
 #include <stdio.h>
 #include <time.h>
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h> /* under callgrind: instructions per mode and run (no-ops otherwise) */
+#endif
+#endif
+#ifndef CALLGRIND_ZERO_STATS
+#define CALLGRIND_ZERO_STATS
+#define CALLGRIND_DUMP_STATS_AT(s) ((void)(s))
+#endif
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +54,25 @@ static uint64_t cpu_ns(void) { /* the whole process: engine thread and any pool 
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* User-space instructions of this thread (perf_event_open), -1 when the
+ * kernel refuses: a cost measure that other load does not move. */
+static int instr_open(void) {
+    struct perf_event_attr a;
+    memset(&a, 0, sizeof a);
+    a.type = PERF_TYPE_HARDWARE;
+    a.size = sizeof a;
+    a.config = PERF_COUNT_HW_INSTRUCTIONS;
+    a.exclude_kernel = 1;
+    a.exclude_hv = 1;
+    return (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
+}
+
+static uint64_t instr_read(int fd) {
+    uint64_t v = 0;
+    if (fd < 0 || read(fd, &v, sizeof v) != (ssize_t)sizeof v) return 0;
+    return v;
 }
 
 typedef struct {
@@ -64,7 +95,7 @@ static int sink(void *ud, const char *s, size_t n) {
  * a mode against run r of none, the two taken back to back). */
 #define MAX_RUNS 64
 typedef struct {
-    double secs[3], ssecs[3], csecs[3], tps[3][MAX_RUNS];
+    double secs[3], ssecs[3], csecs[3], instr[3], tps[3][MAX_RUNS];
     long ntok[3], nmask[3];
     int nrun[3];
 } stats;
@@ -153,6 +184,119 @@ static uint64_t rnd(uint64_t *x) {
     return *x;
 }
 
+/* The CLI's loop (ragd run) over model m with the grammar's vocabulary
+ * gv: modes none / checked / full-mask in turn, run by run.  Stops at an
+ * end-of-generation token (tok's, or id eog without tok). */
+static int run_direct(rg_llm_model *m, const rg_grammar_vocab *gv, const rg_tok *tok, int32_t eog, int tokens,
+                      int runs) {
+    rg_err err;
+    int nv = rg_llm_model_hparams(m)->n_vocab;
+    int ifd = instr_open();
+    rg_llm_ctx_params cp;
+    rg_llm_ctx_params_init(&cp);
+    cp.n_ctx = 1024;
+    cp.n_threads = getenv("BENCH_THREADS") ? atoi(getenv("BENCH_THREADS")) : 0;
+    rg_llm_ctx *c;
+    if (rg_llm_ctx_new(m, &cp, &c, &err) != RG_OK) {
+        fprintf(stderr, "bench_grammar: %s\n", err.msg);
+        return 1;
+    }
+    const char *schema = "{\"type\":\"object\",\"properties\":{\"notes\":{\"type\":\"array\",\"items\":"
+                         "{\"type\":\"string\",\"maxLength\":40},\"minItems\":8,\"maxItems\":64}},"
+                         "\"required\":[\"notes\"]}";
+    rg_grammar *g;
+    if (rg_grammar_from_json_schema(schema, strlen(schema), &g, &err) != RG_OK) return 1;
+    uint8_t *mask = malloc((size_t)nv);
+    int max_checks = getenv("BENCH_MAX_CHECKS") ? atoi(getenv("BENCH_MAX_CHECKS")) : RG_GRAMMAR_MAX_CHECKS;
+    const char *only = getenv("BENCH_GRAMMAR_MODES");
+    stats S;
+    memset(&S, 0, sizeof S);
+    for (int r = 0; r < runs + 1; r++)
+        for (int mode = 0; mode < 3; mode++) {
+            if (only && !strchr(only, '0' + mode)) continue;
+            rg_llm_sampler_params sp;
+            rg_llm_sampler_params_init(&sp);
+            sp.temp = 1.0f, sp.top_p = 1.0f, sp.seed = (uint64_t)(1000 + r);
+            rg_llm_sampler *smp = rg_llm_sampler_new(&sp, nv);
+            rg_grammar_state *st = mode ? rg_grammar_state_new(g) : NULL;
+            int32_t prompt[8] = {300, 301, 302, 303, 304, 305, 306, (int32_t)(307 + r * 3 + mode)};
+            rg_llm_seq_rm(c, 0, 0);
+            if (!smp || (mode && !st) || rg_llm_eval(c, 0, prompt, 8, &err) != RG_OK) return 1;
+            CALLGRIND_ZERO_STATS;
+            uint64_t t0 = rg_now_ns(), c0 = cpu_ns(), i0 = instr_read(ifd);
+            int n = 0;
+            long masks = 0;
+            uint64_t ts = 0;
+            for (; n < tokens; n++) {
+                float *lg = rg_llm_logits(c, 0);
+                int32_t t = -1;
+                uint64_t t1 = rg_now_ns();
+                if (mode == 1 && rg_grammar_worth_checking(st, gv)) {
+                    struct allow_ud au = {st, gv, tokens - n};
+                    t = rg_llm_sample_allowed(smp, lg, allow_cb, &au, max_checks);
+                }
+                if (t < 0) {
+                    if (mode) {
+                        masks++;
+                        if (rg_grammar_constrain(st, gv, lg, tokens - n, mask) == 0) break;
+                    }
+                    t = rg_llm_sample(smp, lg);
+                }
+                rg_llm_sampler_accept(smp, t);
+                int is_eog = tok ? rg_tok_is_eog(tok, t) : t == eog;
+                int stop = is_eog || (mode && (!rg_grammar_accept_token(st, gv, t) || rg_grammar_finished(st)));
+                ts += rg_now_ns() - t1;
+                if (stop) {
+                    n++;
+                    break;
+                }
+                if (rg_llm_eval(c, 0, &t, 1, &err) != RG_OK) return 1;
+            }
+            double dt = (double)(rg_now_ns() - t0) / 1e9;
+            char tag[64];
+            snprintf(tag, sizeof tag, "mode %d run %d tokens %d", mode, r, n);
+            CALLGRIND_DUMP_STATS_AT(tag);
+            rg_grammar_state_free(st);
+            rg_llm_sampler_free(smp);
+            if (r == 0) continue;
+            stats_add(&S, mode, dt, n, masks, (double)ts / 1e9, (double)(cpu_ns() - c0) / 1e9);
+            S.instr[mode] += (double)(instr_read(ifd) - i0);
+        }
+    stats_print(&S, 1);
+    if (ifd >= 0 && S.instr[0] > 0)
+        for (int mode = 1; mode < 3; mode++)
+            if (S.ntok[mode])
+                printf("%s: %.2f M instructions per token vs %.2f M without a grammar: %.0f%% of the speed by "
+                       "instruction count\n", mode == 1 ? "checked" : "full-mask", S.instr[mode] / S.ntok[mode] / 1e6,
+                       S.instr[0] / S.ntok[0] / 1e6, 100.0 * (S.instr[0] / S.ntok[0]) / (S.instr[mode] / S.ntok[mode]));
+    if (ifd >= 0) close(ifd);
+    /* the two costs apart, inside a JSON string */
+    rg_grammar_state *st = rg_grammar_state_new(g);
+    const char *pre = "{\"notes\": [\"ab";
+    if (st && rg_grammar_accept(st, pre, strlen(pre))) {
+        uint64_t t0 = rg_now_ns();
+        int allowed = 0;
+        for (int i = 0; i < 5; i++) {
+            rg_grammar_state *fresh = rg_grammar_state_clone(st); /* no memo carried over */
+            allowed = rg_grammar_mask(fresh, gv, mask);
+            rg_grammar_state_free(fresh);
+        }
+        double mask_us = (double)(rg_now_ns() - t0) / 1e3 / 5;
+        int checks = 20000, ok = 0;
+        t0 = rg_now_ns();
+        for (int i = 0; i < checks; i++) ok += rg_grammar_allows(st, gv, (int32_t)((i * 7919) % nv));
+        double check_us = (double)(rg_now_ns() - t0) / 1e3 / checks;
+        printf("vocab %d: one full mask %.0f us (%d tokens allowed), one token check %.2f us\n", nv, mask_us,
+               allowed, check_us);
+        (void)ok;
+    }
+    rg_grammar_state_free(st);
+    free(mask);
+    rg_grammar_free(g);
+    rg_llm_ctx_free(c);
+    return 0;
+}
+
 static int vocab_mode(int argc, char **argv) {
     if (argc < 6) {
         fprintf(stderr, "usage: bench_grammar --vocab N SHAPE.gguf VOCAB_DIR OUT.gguf [TOKENS] [RUNS]\n");
@@ -226,105 +370,44 @@ static int vocab_mode(int argc, char **argv) {
         fprintf(stderr, "bench_grammar: %s\n", err.msg);
         return 1;
     }
-    rg_llm_ctx_params cp;
-    rg_llm_ctx_params_init(&cp);
-    cp.n_ctx = 1024;
-    cp.n_threads = getenv("BENCH_THREADS") ? atoi(getenv("BENCH_THREADS")) : 0;
-    rg_llm_ctx *c;
-    if (rg_llm_ctx_new(m, &cp, &c, &err) != RG_OK) {
+    printf("vocab %d: %d pieces from the fixtures' tokenizers, %d merged pairs; model %d layers x %d wide\n",
+           nv, real, ps.n - real, hp->n_layer, hp->n_embd);
+    int rc = run_direct(m, gv, NULL, eog, tokens, runs);
+
+    for (int i = 0; i < ps.n; i++) free(ps.piece[i]);
+    free(ps.piece), free(ps.len), free(ps.slot);
+    rg_grammar_vocab_free(gv);
+    rg_llm_model_close(m);
+    return rc;
+}
+
+/* --direct MODEL.gguf: the model's own vocabulary, the CLI's loop. */
+static int direct_mode(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: bench_grammar --direct MODEL.gguf [TOKENS] [RUNS]\n");
+        return 2;
+    }
+    int tokens = argc > 3 ? atoi(argv[3]) : 128, runs = argc > 4 ? atoi(argv[4]) : 3;
+    rg_err err;
+    rg_llm_model *m;
+    rg_tok *tok;
+    if (rg_llm_model_open(argv[2], &m, &err) != RG_OK || rg_tok_from_gguf(rg_llm_model_gguf(m), &tok, &err) != RG_OK) {
         fprintf(stderr, "bench_grammar: %s\n", err.msg);
         return 1;
     }
-    const char *schema = "{\"type\":\"object\",\"properties\":{\"notes\":{\"type\":\"array\",\"items\":"
-                         "{\"type\":\"string\",\"maxLength\":40},\"minItems\":8,\"maxItems\":64}},"
-                         "\"required\":[\"notes\"]}";
-    rg_grammar *g;
-    if (rg_grammar_from_json_schema(schema, strlen(schema), &g, &err) != RG_OK) return 1;
-    uint8_t *mask = malloc((size_t)nv);
-    int max_checks = getenv("BENCH_MAX_CHECKS") ? atoi(getenv("BENCH_MAX_CHECKS")) : RG_GRAMMAR_MAX_CHECKS;
-    const char *only = getenv("BENCH_GRAMMAR_MODES");
-    stats S;
-    memset(&S, 0, sizeof S);
-    printf("vocab %d: %d pieces from the fixtures' tokenizers, %d merged pairs; model %d layers x %d wide\n",
-           nv, real, ps.n - real, hp->n_layer, hp->n_embd);
-    for (int r = 0; r < runs + 1; r++)
-        for (int mode = 0; mode < 3; mode++) {
-            if (only && !strchr(only, '0' + mode)) continue;
-            rg_llm_sampler_params sp;
-            rg_llm_sampler_params_init(&sp);
-            sp.temp = 1.0f, sp.top_p = 1.0f, sp.seed = (uint64_t)(1000 + r);
-            rg_llm_sampler *smp = rg_llm_sampler_new(&sp, nv);
-            rg_grammar_state *st = mode ? rg_grammar_state_new(g) : NULL;
-            int32_t prompt[8] = {300, 301, 302, 303, 304, 305, 306, (int32_t)(307 + r * 3 + mode)};
-            rg_llm_seq_rm(c, 0, 0);
-            if (!smp || (mode && !st) || rg_llm_eval(c, 0, prompt, 8, &err) != RG_OK) return 1;
-            uint64_t t0 = rg_now_ns(), c0 = cpu_ns();
-            int n = 0;
-            long masks = 0;
-            uint64_t ts = 0;
-            for (; n < tokens; n++) {
-                float *lg = rg_llm_logits(c, 0);
-                int32_t t = -1;
-                uint64_t t1 = rg_now_ns();
-                if (mode == 1) {
-                    struct allow_ud au = {st, gv, tokens - n};
-                    t = rg_llm_sample_allowed(smp, lg, allow_cb, &au, max_checks);
-                }
-                if (t < 0) {
-                    if (mode) {
-                        masks++;
-                        if (rg_grammar_constrain(st, gv, lg, tokens - n, mask) == 0) break;
-                    }
-                    t = rg_llm_sample(smp, lg);
-                }
-                rg_llm_sampler_accept(smp, t);
-                int stop = mode && (t == eog || !rg_grammar_accept_token(st, gv, t) || rg_grammar_finished(st));
-                ts += rg_now_ns() - t1;
-                if (stop) {
-                    n++;
-                    break;
-                }
-                if (rg_llm_eval(c, 0, &t, 1, &err) != RG_OK) return 1;
-            }
-            double dt = (double)(rg_now_ns() - t0) / 1e9;
-            rg_grammar_state_free(st);
-            rg_llm_sampler_free(smp);
-            if (r == 0) continue;
-            stats_add(&S, mode, dt, n, masks, (double)ts / 1e9, (double)(cpu_ns() - c0) / 1e9);
-        }
-    stats_print(&S, 1);
-    /* the two costs apart, inside a JSON string */
-    rg_grammar_state *st = rg_grammar_state_new(g);
-    const char *pre = "{\"notes\": [\"ab";
-    if (st && rg_grammar_accept(st, pre, strlen(pre))) {
-        uint64_t t0 = rg_now_ns();
-        int allowed = 0;
-        for (int i = 0; i < 5; i++) {
-            rg_grammar_state *fresh = rg_grammar_state_clone(st); /* no memo carried over */
-            allowed = rg_grammar_mask(fresh, gv, mask);
-            rg_grammar_state_free(fresh);
-        }
-        double mask_us = (double)(rg_now_ns() - t0) / 1e3 / 5;
-        int checks = 20000, ok = 0;
-        t0 = rg_now_ns();
-        for (int i = 0; i < checks; i++) ok += rg_grammar_allows(st, gv, (int32_t)((i * 7919) % nv));
-        double check_us = (double)(rg_now_ns() - t0) / 1e3 / checks;
-        printf("vocab %d: one full mask %.0f us (%d tokens allowed), one token check %.2f us\n", nv, mask_us,
-               allowed, check_us);
-        (void)ok;
-    }
-    rg_grammar_state_free(st);
-    for (int i = 0; i < ps.n; i++) free(ps.piece[i]);
-    free(ps.piece), free(ps.len), free(ps.slot), free(mask);
-    rg_grammar_free(g);
+    rg_grammar_vocab *gv = rg_grammar_vocab_from_tok(tok);
+    if (!gv) return 1;
+    printf("vocab %d (the model's), the CLI's loop\n", rg_tok_n_vocab(tok));
+    int rc = run_direct(m, gv, tok, -1, tokens, runs);
     rg_grammar_vocab_free(gv);
-    rg_llm_ctx_free(c);
+    rg_tok_free(tok);
     rg_llm_model_close(m);
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "--vocab")) return vocab_mode(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "--direct")) return direct_mode(argc, argv);
     if (argc < 2) {
         fprintf(stderr, "usage: bench_grammar MODEL.gguf [TOKENS] [RUNS]\n");
         return 2;

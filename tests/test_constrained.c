@@ -74,7 +74,7 @@ static void run_model(const char *name, int per_schema, int budget, int fast) {
             for (int step = 0; step < budget; step++) {
                 float *lg = rg_llm_logits(c, 0);
                 pred_ud pu = {st, gv, budget - step};
-                int32_t t = fast ? rg_llm_sample_allowed(smp, lg, pred, &pu, 256) : -1;
+                int32_t t = fast && rg_grammar_worth_checking(st, gv) ? rg_llm_sample_allowed(smp, lg, pred, &pu, 256) : -1;
                 if (t < 0) {
                     if (rg_grammar_constrain(st, gv, lg, budget - step, mask) == 0) break;
                     t = rg_llm_sample(smp, lg);

@@ -173,7 +173,9 @@ int rg_cmd_run(int argc, char **argv) {
             run_allow au = {gst, gvoc, n_predict - n_gen};
             /* the best candidates checked in order; the full mask only when
              * that does not settle the draw (same distribution either way) */
-            int32_t t = gst ? rg_llm_sample_allowed(s, lg, run_allows, &au, RG_GRAMMAR_MAX_CHECKS) : -1;
+            int32_t t = gst && rg_grammar_worth_checking(gst, gvoc)
+                            ? rg_llm_sample_allowed(s, lg, run_allows, &au, RG_GRAMMAR_MAX_CHECKS)
+                            : -1;
             if (t < 0) {
                 if (gst && rg_grammar_constrain(gst, gvoc, lg, n_predict - n_gen, gmask) == 0) break;
                 t = rg_llm_sample(s, lg);

@@ -696,6 +696,8 @@ typedef struct {
     int32_t first_tr;
     int32_t dist;  /* distance to completion, -1 until computed */
     int32_t ascii; /* block of 128 in dfa.asc: each ASCII code point's step, or -1 */
+    int32_t bound; /* rg_grammar_bound from this node, -1 until computed */
+    int8_t worth;  /* rg_grammar_worth_checking from this node, -1 until computed */
 } dfa_node;
 
 typedef struct {
@@ -978,7 +980,7 @@ static int32_t dfa_add(dfa *D, size_t eoff, size_t n) {
         D->node = p;
         D->cap_node = nc;
     }
-    D->node[D->n_node] = (dfa_node){(uint32_t)eoff, (uint32_t)n, -1, -1, -1};
+    D->node[D->n_node] = (dfa_node){(uint32_t)eoff, (uint32_t)n, -1, -1, -1, -1, -1};
     if (D->n_node + 1 >= DFA_MAX_NODES || D->P.nw >= DFA_MAX_WORDS) D->full = 1;
     return D->n_node++;
 }
@@ -1101,6 +1103,9 @@ struct rg_grammar_vocab {
      * followed by its subtree; end[i] is one past i's subtree */
     uint8_t *byte;
     int32_t *end, *first_token;
+    int32_t *sub_tokens; /* tokens ending in node i's subtree (i included) */
+    int32_t *below;      /* bytes from node i to the deepest node of its subtree */
+    int n_eog;
     int32_t *token_next; /* next token ending at the same node */
     uint8_t *is_eog;
     char *blob;   /* every token's bytes */
@@ -1129,10 +1134,18 @@ static int32_t trie_child(rg_grammar_vocab *v, int32_t node, uint8_t b, int crea
 /* Depth-first renumbering (see rg_grammar_vocab); depth <= the longest
  * token's length. */
 static void layout(rg_grammar_vocab *v, int32_t node, int32_t *at) {
-    int32_t i = (*at)++;
+    int32_t i = (*at)++, n = 0, deep = 0;
     v->byte[i] = v->nodes[node].byte;
     v->first_token[i] = v->nodes[node].first_token;
-    for (int32_t c = v->nodes[node].first_child; c >= 0; c = v->nodes[c].next_sibling) layout(v, c, at);
+    for (int32_t t = v->first_token[i]; t >= 0; t = v->token_next[t]) n++;
+    for (int32_t c = v->nodes[node].first_child; c >= 0; c = v->nodes[c].next_sibling) {
+        int32_t ci = *at;
+        layout(v, c, at);
+        n += v->sub_tokens[ci];
+        if (v->below[ci] + 1 > deep) deep = v->below[ci] + 1;
+    }
+    v->sub_tokens[i] = n;
+    v->below[i] = deep;
     v->end[i] = *at;
 }
 
@@ -1144,6 +1157,8 @@ void rg_grammar_vocab_free(rg_grammar_vocab *v) {
     free(v->byte);
     free(v->end);
     free(v->first_token);
+    free(v->sub_tokens);
+    free(v->below);
     free(v->token_next);
     free(v->is_eog);
     free(v);
@@ -1163,7 +1178,7 @@ rg_grammar_vocab *rg_grammar_vocab_new(const char *const *pieces, const size_t *
     v->nodes[0] = (tnode){-1, -1, -1, 0};
     v->n_nodes = 1;
     for (int i = 0; i < n_eog; i++)
-        if (eog[i] >= 0 && eog[i] < n_vocab) v->is_eog[eog[i]] = 1;
+        if (eog[i] >= 0 && eog[i] < n_vocab && !v->is_eog[eog[i]]) v->is_eog[eog[i]] = 1, v->n_eog++;
     /* every piece in one block: a check touches two cache lines, not four */
     size_t total = 0;
     for (int i = 0; i < n_vocab; i++) {
@@ -1195,7 +1210,9 @@ rg_grammar_vocab *rg_grammar_vocab_new(const char *const *pieces, const size_t *
     v->byte = malloc((size_t)v->n_nodes);
     v->end = malloc((size_t)v->n_nodes * sizeof *v->end);
     v->first_token = malloc((size_t)v->n_nodes * sizeof *v->first_token);
-    if (!v->byte || !v->end || !v->first_token) goto fail;
+    v->sub_tokens = malloc((size_t)v->n_nodes * sizeof *v->sub_tokens);
+    v->below = malloc((size_t)v->n_nodes * sizeof *v->below);
+    if (!v->byte || !v->end || !v->first_token || !v->sub_tokens || !v->below) goto fail;
     int32_t at = 0;
     layout(v, 0, &at);
     free(v->nodes);
@@ -1212,11 +1229,15 @@ typedef struct {
     pool P;
     uint8_t *allowed;
     int count;
+    /* > 0: also the budget test (distance after the token <= budget - 1)
+     * where the automaton knows distances: those tokens get 1, the rest
+     * of the grammar's (walked directly) get 2, to be tested apart */
+    int budget;
 } walk;
 
-static void mark_tokens(walk *W, int32_t node) {
+static void mark_tokens(walk *W, int32_t node, uint8_t val) {
     for (int32_t t = W->v->first_token[node]; t >= 0; t = W->v->token_next[t]) {
-        W->allowed[t] = 1;
+        W->allowed[t] = val;
         W->count++;
     }
 }
@@ -1244,7 +1265,7 @@ static void plain_child(walk *W, int32_t c, size_t eoff, size_t n, const uint8_t
     } else if (!partial_ok(W->g, &W->P, eoff, n, pend, npend, need)) {
         return;
     }
-    mark_tokens(W, c);
+    mark_tokens(W, c, W->budget > 0 ? 2 : 1);
     walk_node(W, c, coff, cn, pend, npend, need);
     rollback(&W->P, mark_w, mark_e);
 }
@@ -1295,16 +1316,26 @@ static void walk_dfa(walk *W, dfa *D, int32_t node, int32_t d, const uint8_t *pe
         } else if (!partial_ok(W->g, &D->P, D->node[d].off, D->node[d].n, pend, npend, need)) {
             continue;
         }
-        mark_tokens(W, c);
+        if (W->budget > 0) {
+            /* each code point shortens the way home by at most one, so
+             * nothing below c can fit once even its longest token cannot */
+            int dn = dfa_distance(W->g, D, nd, 0, 0);
+            if ((int64_t)dn - W->v->below[c] > W->budget - 1) continue;
+            if (dn + (npend ? need - npend : 0) <= W->budget - 1) mark_tokens(W, c, 1);
+        } else {
+            mark_tokens(W, c, 1);
+        }
         walk_dfa(W, D, c, nd, pend, npend, need);
     }
 }
 
-static int mask_walk(const rg_grammar_state *cs, const rg_grammar_vocab *v, uint8_t *allowed, int memo) {
+static int mask_walk(const rg_grammar_state *cs, const rg_grammar_vocab *v, uint8_t *allowed, int memo,
+                     int budget) {
     memset(allowed, 0, (size_t)v->n_vocab);
     rg_grammar_state *s = (rg_grammar_state *)cs; /* the automaton is scratch (see dfa) */
-    walk W = {s->g, v, {0}, allowed, 0};
+    walk W = {s->g, v, {0}, allowed, 0, 0};
     if (memo && dfa_start(s) == 0) {
+        W.budget = budget;
         walk_dfa(&W, &s->D, 0, s->root, s->pend, s->npend, s->need);
     } else {
         size_t eoff;
@@ -1324,11 +1355,70 @@ static int mask_walk(const rg_grammar_state *cs, const rg_grammar_vocab *v, uint
 }
 
 int rg_grammar_mask(const rg_grammar_state *s, const rg_grammar_vocab *v, uint8_t *allowed) {
-    return mask_walk(s, v, allowed, 1);
+    return mask_walk(s, v, allowed, 1, 0);
 }
 
 int rg__grammar_mask_direct(const rg_grammar_state *s, const rg_grammar_vocab *v, uint8_t *allowed) {
-    return mask_walk(s, v, allowed, 0);
+    return mask_walk(s, v, allowed, 0, 0);
+}
+
+/* Tokens under trie node `node` (reached in automaton node d) that
+ * survive their next `depth` bytes: the walk of walk_dfa cut short, each
+ * subtree it does not enter counted whole; stops once `limit` is reached. */
+static int64_t bound_walk(const rg_grammar *g, dfa *D, const rg_grammar_vocab *v, int32_t node, int32_t d,
+                          const uint8_t *pend0, int npend0, int need0, int depth, int64_t limit) {
+    int64_t n = 0;
+    for (int32_t c = node + 1; c < v->end[node] && n < limit; c = v->end[c]) {
+        uint8_t pend[4];
+        memcpy(pend, pend0, 4);
+        int npend = npend0, need = need0;
+        uint32_t cp;
+        int r = feed_byte(pend, &npend, &need, v->byte[c], &cp);
+        if (r < 0) continue;
+        int32_t nd = d;
+        if (r == 1) {
+            nd = dfa_step(g, D, d, cp);
+            if (nd == DFA_NONE) continue;
+            if (nd == DFA_UNKNOWN) {
+                n += v->sub_tokens[c];
+                continue;
+            }
+        } else if (!partial_ok(g, &D->P, D->node[d].off, D->node[d].n, pend, npend, need)) {
+            continue;
+        }
+        if (depth <= 1) n += v->sub_tokens[c];
+        else {
+            for (int32_t t = v->first_token[c]; t >= 0; t = v->token_next[t]) n++;
+            n += bound_walk(g, D, v, c, nd, pend, npend, need, depth - 1, limit - n);
+        }
+    }
+    return n;
+}
+
+int rg_grammar_bound(const rg_grammar_state *cs, const rg_grammar_vocab *v) {
+    rg_grammar_state *s = (rg_grammar_state *)cs; /* the automaton is scratch (see dfa) */
+    if (s->npend || dfa_start(s) != 0) return v->n_vocab;
+    dfa *D = &s->D;
+    int32_t r = s->root;
+    if (D->node[r].bound < 0) {
+        int64_t n = bound_walk(s->g, D, v, 0, r, s->pend, 0, 0, 2, INT64_MAX) + (rg_grammar_done(s) ? v->n_eog : 0);
+        D->node[r].bound = n > v->n_vocab ? v->n_vocab : (int32_t)n;
+    }
+    return D->node[r].bound;
+}
+
+bool rg_grammar_worth_checking(const rg_grammar_state *cs, const rg_grammar_vocab *v) {
+    rg_grammar_state *s = (rg_grammar_state *)cs; /* the automaton is scratch (see dfa) */
+    if (s->npend || dfa_start(s) != 0) return true;
+    dfa *D = &s->D;
+    int32_t r = s->root;
+    if (D->node[r].worth < 0) { /* the bound's walk, stopped once the answer is yes */
+        int64_t limit = v->n_vocab / 64 > 64 ? v->n_vocab / 64 : 64;
+        int64_t n = (rg_grammar_done(s) ? v->n_eog : 0);
+        n += bound_walk(s->g, D, v, 0, r, s->pend, 0, 0, 2, limit - n);
+        D->node[r].worth = n >= limit;
+    }
+    return D->node[r].worth;
 }
 
 /* Feeds token id's bytes without committing, through the automaton when
@@ -1404,18 +1494,19 @@ bool rg_grammar_allows_within(const rg_grammar_state *s, const rg_grammar_vocab 
 
 int rg_grammar_constrain(const rg_grammar_state *s, const rg_grammar_vocab *v, float *logits,
                          int budget, uint8_t *mask) {
-    int n = rg_grammar_mask(s, v, mask);
     int check = budget_applies(s, budget);
+    /* with the budget, the walk tests it where it can (mask 1) and leaves
+     * the rest of the grammar's tokens (2) to the test here */
+    mask_walk(s, v, mask, 1, check ? budget : 0);
     int left = 0;
     for (int i = 0; i < v->n_vocab; i++) {
-        if (mask[i] && check) {
+        if (mask[i] == 2) {
             int d = rg_grammar_distance_after(s, v, i);
             if (d < 0 || d > budget - 1) mask[i] = 0;
         }
         if (!mask[i]) logits[i] = -INFINITY;
-        else left++;
+        else mask[i] = 1, left++;
     }
-    (void)n;
     if (left == 0 && check) { /* nothing fits: at least stay inside the grammar */
         rg_grammar_mask(s, v, mask);
         int best = -1, bd = INF_LEN;

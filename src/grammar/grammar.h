@@ -88,6 +88,16 @@ int rg_grammar_distance_after(const rg_grammar_state *s, const rg_grammar_vocab 
  * within it.  rg_grammar_constrain keeps exactly these tokens, except
  * when none passes (see there).  Same threading rule as the mask. */
 bool rg_grammar_allows_within(const rg_grammar_state *s, const rg_grammar_vocab *v, int32_t id, int budget);
+/* At most how many tokens may come next: the vocabulary's tokens whose
+ * first two bytes the grammar takes (counted from the trie, memoised per
+ * state).  Uses the state's scratch like rg_grammar_allows. */
+int rg_grammar_bound(const rg_grammar_state *s, const rg_grammar_vocab *v);
+/* Whether checking candidates one by one can settle a draw here: false
+ * when so few tokens may come next (under 1/64 of the vocabulary, or
+ * under 64) that a sampler would check many in vain (after "[" a JSON
+ * grammar takes little but tokens starting with a quote); then the full
+ * mask, cheap in such states, is the way. */
+bool rg_grammar_worth_checking(const rg_grammar_state *s, const rg_grammar_vocab *v);
 /* How many candidates a sampler should check one by one with
  * rg_grammar_allows_within (rg_llm_sample_allowed) before it falls back
  * to the full mask: a check costs about a microsecond, a mask from tens

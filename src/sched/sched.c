@@ -532,7 +532,7 @@ static int step(rg_sched *s) {
         job *j = s->b_out_job[o];
         float *lg = rg_llm_logits(s->ctx, o);
         int32_t t;
-        if (j->r.on_logits && j->r.check_token) {
+        if (j->r.on_logits && j->r.check_token && (!j->r.worth_checking || j->r.worth_checking(j->r.ud))) {
             /* the best candidates first, checked one by one; the whole
              * vocabulary is masked only when that does not settle it */
             t = rg_llm_sample_allowed(j->smp, lg, j->r.check_token, j->r.ud,
@@ -541,7 +541,7 @@ static int step(rg_sched *s) {
                 j->r.on_logits(j->r.ud, lg, s->n_vocab);
                 t = rg_llm_sample(j->smp, lg);
             }
-        } else {
+        } else { /* no grammar, or a state where the full mask is the way */
             if (j->r.on_logits) j->r.on_logits(j->r.ud, lg, s->n_vocab);
             t = rg_llm_sample(j->smp, lg);
         }

@@ -80,6 +80,9 @@ typedef struct rg_sched_req {
      * distribution either way. */
     int (*check_token)(void *ud, int32_t token);
     int max_checks; /* <= 0: 256 */
+    /* Optional, with check_token: return 0 when checking candidates is
+     * not worth it this step (too few tokens can pass): mask at once. */
+    int (*worth_checking)(void *ud);
     /* Exactly once per accepted submit, last. */
     void (*on_done)(void *ud, const rg_sched_result *r);
     void *ud;

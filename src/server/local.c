@@ -178,6 +178,11 @@ static int mb_check(void *ud, int32_t t) {
     return rg_grammar_allows_within(b->gst, b->gvoc, t, mb_budget(b));
 }
 
+static int mb_worth(void *ud) {
+    mailbox *b = ud;
+    return rg_grammar_worth_checking(b->gst, b->gvoc);
+}
+
 static int mb_token(void *ud, int32_t t) {
     mailbox *b = ud;
     int stop_after = 0;
@@ -259,7 +264,11 @@ rg_status rg__local_generate(rg__local *L, const char *prompt, const rg__local_p
     req.on_done = mb_done;
     if (b.gst) {
         req.on_logits = mb_logits;
-        if (!p->full_masks) req.check_token = mb_check, req.max_checks = RG_GRAMMAR_MAX_CHECKS;
+        if (!p->full_masks) {
+            req.check_token = mb_check;
+            req.max_checks = RG_GRAMMAR_MAX_CHECKS;
+            req.worth_checking = mb_worth;
+        }
     }
     req.ud = &b;
     int64_t id = rg_sched_submit(L->sched, &req, err);

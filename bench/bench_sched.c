@@ -95,6 +95,7 @@ static int kv_main(rg_llm_model *m, int streams, int lo, int hi) {
     rg_sched_params_init(&p);
     p.max_batch = streams;
     p.chunk = 2048; /* every prompt in a few steps: all sequences decode together */
+    p.decode_chunk = 2048; /* also once the first ones decode (the default shrinks the chunk) */
     p.n_ctx = (hi + G + 2 * RG_LLM_KV_BLOCK) * streams;
     p.n_threads = 2;
     rg_sched *s;

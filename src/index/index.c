@@ -994,6 +994,19 @@ size_t rg_index_count(rg_index *ix) {
     return n;
 }
 
+size_t rg_index_deleted(rg_index *ix) {
+    pthread_rwlock_rdlock(&ix->rw);
+    size_t n = ix->n_deleted;
+    pthread_rwlock_unlock(&ix->rw);
+    return n;
+}
+
+void rg_index_set_tag(rg_index *ix, uint64_t tag) {
+    pthread_rwlock_wrlock(&ix->rw);
+    ix->p.tag = tag;
+    pthread_rwlock_unlock(&ix->rw);
+}
+
 size_t rg_index_memory(rg_index *ix) {
     pthread_rwlock_rdlock(&ix->rw);
     size_t m = sizeof *ix + ix->cap * (ix->blk + sizeof(uint64_t) + 2 + sizeof(uint32_t *) + 1);
@@ -1005,4 +1018,8 @@ size_t rg_index_memory(rg_index *ix) {
     return m;
 }
 
-void rg_index_get_params(rg_index *ix, rg_index_params *p) { *p = ix->p; }
+void rg_index_get_params(rg_index *ix, rg_index_params *p) {
+    pthread_rwlock_rdlock(&ix->rw);
+    *p = ix->p;
+    pthread_rwlock_unlock(&ix->rw);
+}

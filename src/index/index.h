@@ -96,6 +96,10 @@ rg_status rg_index_search_exact(rg_index *ix, const float *query, int k,
 
 /* Number of live (not deleted) vectors. */
 size_t rg_index_count(rg_index *ix);
+/* Number of deleted nodes still in the graph (tombstones). */
+size_t rg_index_deleted(rg_index *ix);
+/* Sets params.tag (saved with the index; see rg_index_params). */
+void rg_index_set_tag(rg_index *ix, uint64_t tag);
 /* Bytes held by vectors, graph and id map (allocated sizes). */
 size_t rg_index_memory(rg_index *ix);
 /* The parameters the index was made (or loaded) with. */

@@ -31,6 +31,7 @@ struct rg_rag {
     rg_embedder *emb;
     char *vmodel;
     rg_index *vix;
+    size_t vunsaved; /* graph nodes changed since the graph file was written */
     int64_t vgen;
     rg_rag_mode_opts mo;
     pthread_mutex_t emb_mu;
@@ -184,6 +185,9 @@ void rg_rag_close(rg_rag *r) {
     rg_text_analyzer_free(r->a);
     pthread_rwlock_destroy(&r->lock);
     pthread_mutex_destroy(&r->emb_mu);
+    /* nodes appended since the graph was last written: save them, so the
+     * next open loads instead of replaying */
+    if (r->vix && r->vunsaved && !r->o.no_persist) rg__rag_vec_index_save(r->dir, r->cid, r->vix);
     rg_index_free(r->vix);
     free(r->vmodel);
     free(r->dir);
@@ -284,33 +288,33 @@ static rg_status bm25_retrieve(rg_rag *r, const char *query, size_t k, int fetch
     return fetch ? fetch_hits(r->s, out, err) : RG_OK;
 }
 
-/* Syncs the collection's vectors and swaps in their index: an exact flat
- * scan for small collections, else the persisted HNSW graph (built when
- * missing or stale; see rg_rag_vec_index). */
+/* Syncs the collection's vectors (an append when documents were only
+ * added) and brings their index up to date: an exact flat scan for small
+ * collections, else the HNSW graph, caught up with the log in place
+ * (searches keep running beside the inserts) or loaded/built when it
+ * cannot be (see rg_rag_vec_index_update). */
 static rg_status vec_reload(rg_rag *r, size_t *n_embedded, rg_err *err) {
     rg_rag_vectors v;
     pthread_mutex_lock(r->emu);
     rg_status st = rg_rag_vectors_sync(r->s, r->dir, r->cid, r->emb, r->vmodel, &v, n_embedded, err);
     pthread_mutex_unlock(r->emu);
     if (st != RG_OK) return st;
-    rg_index *ix = NULL;
-    int built = 0;
+    rg_index *ix = r->vix;
+    int how = 0;
     double t0 = rg_now_s();
-    st = rg_rag_vec_index(r->dir, r->cid, &v, r->o.hnsw_min, r->o.no_persist, &ix, &built, err);
-    if (st == RG_OK && built)
+    st = rg_rag_vec_index_update(r->dir, r->cid, &v, r->o.hnsw_min, r->o.no_persist,
+                                 RG_RAG_HNSW_SAVE_MIN, &ix, &r->vunsaved, &how, err);
+    if (st == RG_OK && how == RG_RAG_VIX_BUILT && v.n >= (r->o.hnsw_min ? r->o.hnsw_min : RG_RAG_HNSW_MIN))
         rg_info("rag: built the HNSW graph of %zu vectors in %.1f s", v.n, rg_now_s() - t0);
     int64_t gen = v.generation;
     rg_rag_vectors_clear(&v);
-    if (st != RG_OK) {
-        rg_index_free(ix);
-        return st;
-    }
+    if (st != RG_OK) return st;
     pthread_rwlock_wrlock(&r->lock);
     rg_index *old = r->vix;
     r->vix = ix;
     r->vgen = gen;
     pthread_rwlock_unlock(&r->lock);
-    rg_index_free(old);
+    if (old != ix) rg_index_free(old);
     return RG_OK;
 }
 

@@ -13,4 +13,9 @@ rg_store *rg__rag_store(rg_rag *r);
  * (malloc'd; NULL when out of memory). */
 char *rg__rag_question_clean(const char *q);
 
+/* DIR/index/vec-<cid>.vec */
+void rg__rag_vec_path(const char *dir, int64_t cid, char *out, size_t cap);
+/* Writes ix to DIR/index/hnsw-<cid>.idx (a failure is logged: derived data). */
+void rg__rag_vec_index_save(const char *data_dir, int64_t cid, rg_index *ix);
+
 #endif

@@ -183,13 +183,12 @@ rg_status rg__be_embed_collection(rg_server *s, int64_t cid, size_t *n_embedded,
     rg_err_clear(err);
     char *model = coll_model(s, cid, &recorded, err);
     if (!model) return err->code ? err->code : RG_OK;
-    rg_rag_vectors v;
+    /* an append to the collection's vector log (nothing loaded): O(new chunks) */
     pthread_mutex_lock(&s->embed_mu);
-    rg_status rc = rg_rag_vectors_sync(s->be->store, s->cfg.data_dir, cid, s->embedder, model, &v,
+    rg_status rc = rg_rag_vectors_sync(s->be->store, s->cfg.data_dir, cid, s->embedder, model, NULL,
                                        n_embedded, err);
     pthread_mutex_unlock(&s->embed_mu);
     if (rc == RG_OK) {
-        rg_rag_vectors_clear(&v);
         if (!recorded) {
             rc = rg_rag_set_embed_model(s->be->store, cid, model, rg_embed_dim(s->embedder), err);
             /* a handle opened before the model was recorded has no vectors:

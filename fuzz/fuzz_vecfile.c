@@ -1,6 +1,8 @@
-/* fuzz_vecfile.c - the chunk-embedding file parser (rag/vec.c).
- * Invariants: no crash/leak; a parsed file has ascending ids and n x dim
- * vectors inside the buffer. */
+/* fuzz_vecfile.c - the chunk-embedding file parser (rag/veclog.c: the v1
+ * block and the v2 append log).
+ * Invariants: no crash/leak; a parsed file has ascending ids, n x dim
+ * vectors inside the buffer, a valid prefix no longer than the buffer and
+ * at least one mark (the header). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (size_t i = 1; i < v.n; i++)
             if (v.ids[i] <= v.ids[i - 1]) abort();
         if ((size_t)v.dim * v.n * 4 > size) abort();
+        if (v.bytes > size || v.nmarks == 0 || v.ndels > size / 8) abort();
         rg_rag_vectors_clear(&v);
     }
     return 0;

@@ -708,7 +708,8 @@ static rg_status sync_full(int fd, const char *path, rg_store *s, int64_t cid, r
         }
         size_t na = c.n - first_new;
         if (st == RG_OK)
-            st = put_record(&b, prev, REC_ADD, c.ids + first_new, c.vecs + first_new * c.dim, na,
+            st = put_record(&b, prev, REC_ADD, na ? c.ids + first_new : NULL,
+                            na ? c.vecs + first_new * c.dim : NULL, na,
                             (size_t)dim, gen, na ? c.ids[c.n - 1] : old_max, live + na, NULL, err);
         if (st == RG_OK) st = append_at(fd, path, old.bytes, &b, err);
         if (st == RG_OK && old.damaged) {

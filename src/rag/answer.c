@@ -217,6 +217,22 @@ rg_status rg_rag_answer_extractive(rg_rag *r, const char *question_in, const rg_
     }
     rg_rag_results res = {0};
     if (st == RG_OK && W > 0) st = rg_rag_retrieve(r, question, kc, 1, &res, err);
+    /* chunks the caller refuses (prompt injection) are read by no one */
+    size_t left_out = 0;
+    if (st == RG_OK && opts && opts->keep) {
+        size_t w = 0;
+        for (size_t h = 0; h < res.n; h++) {
+            if (opts->keep(&res.hits[h], opts->keep_ud)) {
+                res.hits[w++] = res.hits[h];
+                continue;
+            }
+            free(res.hits[h].source);
+            free(res.hits[h].heading);
+            free(res.hits[h].text);
+            left_out++;
+        }
+        res.n = w;
+    }
     sent *ss = NULL;
     size_t ns = 0;
     if (st == RG_OK && res.n) {
@@ -288,6 +304,7 @@ rg_status rg_rag_answer_extractive(rg_rag *r, const char *question_in, const rg_
     }
     if (st == RG_OK) {
         out->text = rg_buf_detach(&b, NULL);
+        out->n_left_out = left_out;
     } else {
         rg_buf_free(&b);
         rg_rag_answer_clear(out);

@@ -243,7 +243,12 @@ typedef struct rg_rag_answer {
     char *text;      /* owned: sentences each followed by [n] */
     rg_rag_source *sources; /* owned, numbered 1..nsources in citation order */
     size_t nsources;
+    size_t n_left_out; /* retrieved chunks the options' `keep` refused */
 } rg_rag_answer;
+
+/* 1: the retrieved chunk h (text fetched) may be used; 0: leave it out
+ * (e.g. it reads like prompt injection).  Runs on the calling thread. */
+typedef int (*rg_rag_keep_fn)(const rg_rag_hit *h, void *ud);
 
 typedef struct rg_rag_answer_opts {
     size_t k_chunks;     /* chunks to read (0 -> 5) */
@@ -251,10 +256,14 @@ typedef struct rg_rag_answer_opts {
     double min_coverage;  /* share of the question's term weight a sentence must
                              cover to count as relevant (0 -> 0.3); and at least half
                              of its terms must occur in the collection */
+    rg_rag_keep_fn keep;  /* NULL: every retrieved chunk is read */
+    void *keep_ud;
 } rg_rag_answer_opts;
 
 /* Picks the sentences (split at 。！？； and .!? and line ends) that best
- * cover the question's terms from the top chunks and cites them.
+ * cover the question's terms from the top chunks and cites them.  Chunks
+ * opts->keep refuses give no sentence and are not cited (none taken in
+ * their place: the answer reads fewer chunks).
  * opts may be NULL.  *out: rg_rag_answer_clear. */
 rg_status rg_rag_answer_extractive(rg_rag *r, const char *question, const rg_rag_answer_opts *opts,
                                    rg_rag_answer *out, rg_err *err);

@@ -286,6 +286,7 @@ static void out_flush(gen *g) {
     if (g->filter) {
         uint32_t c[3];
         rg_filter_counts(g->filter, c);
+        rg__metrics_filter(&g->job->srv->metrics, c);
         if (c[0] + c[1] + c[2])
             rg_info("server: output filter: %u flagged, %u masked, %u blocked", c[RG_FILTER_FLAG],
                     c[RG_FILTER_MASK], c[RG_FILTER_BLOCK]);
@@ -487,6 +488,9 @@ static rg_status rag_retrieve(gen *g, rg_err *err) {
         g->res.hits[kept++] = *h;
     }
     g->res.n = kept;
+    rg__metrics_injection(&s->metrics, 1, dropped);
+    for (size_t i = 0; i < kept; i++)
+        if (iscore[i] >= 0) rg__metrics_injection(&s->metrics, 0, 1);
     if (dropped)
         rg_info("server: %zu retrieved chunk(s) flagged as prompt injection left out of the prompt",
                 dropped);
@@ -543,6 +547,14 @@ static json_t *answer_citations(const rg_rag_answer *a) {
     return arr;
 }
 
+/* --drop-injected for the extractive answer: chunks that read like prompt
+ * injection give no sentence (ud: the threshold). */
+static int keep_not_injected(const rg_rag_hit *h, void *ud) {
+    rg_injection_result ir;
+    rg_guard_injection_check(h->text, h->text_len, *(const float *)ud, &ir);
+    return !ir.flagged;
+}
+
 /* Extractive answer: retrieval and answer in one step (rag/); the
  * citations go in the first SSE event, so they are known before it. */
 static int gen_extractive(gen *g, rg_err *err) {
@@ -555,15 +567,25 @@ static int gen_extractive(gen *g, rg_err *err) {
     if (rc == RG_OK) {
         rg_rag_answer_opts o = {0};
         o.k_chunks = (size_t)g->req.k;
+        float thr = (float)g->job->srv->cfg.injection_threshold;
+        if (g->job->srv->cfg.drop_injected) {
+            o.keep = keep_not_injected;
+            o.keep_ud = &thr;
+        }
         rc = rg_rag_answer_extractive(ref.rag, q ? q : "", &o, &ans, err);
         rg__be_rag_put(g->job->srv, &ref);
     }
     rg__hist_observe(&g->job->srv->metrics.retrieval, (double)(rg_now_ns() - t0) / 1e9);
     if (rc != RG_OK) return -1;
-    g->citations = answer_citations(&ans);
-    /* flag cited chunks that read like prompt injection (no model reads
-     * them here, so nothing is dropped) */
     rg_server *s = g->job->srv;
+    if (ans.n_left_out) {
+        rg__metrics_injection(&s->metrics, 1, ans.n_left_out);
+        rg_info("server: %zu retrieved chunk(s) flagged as prompt injection left out of the answer",
+                ans.n_left_out);
+    }
+    g->citations = answer_citations(&ans);
+    /* flag cited chunks that read like prompt injection (with
+     * --drop-injected there are none left) */
     for (size_t i = 0; i < ans.nsources; i++) {
         rg__job_cite(g->job, ans.sources[i].doc_id);
         rg_store_chunk ch;
@@ -572,6 +594,7 @@ static int gen_extractive(gen *g, rg_err *err) {
         rg_injection_result ir;
         rg_guard_injection_check(ch.text, ch.text_len, (float)s->cfg.injection_threshold, &ir);
         rg_store_chunk_clear(&ch);
+        if (ir.flagged) rg__metrics_injection(&s->metrics, 0, 1);
         if (ir.flagged)
             json_object_set_new(json_array_get(g->citations, i), "injection",
                                 json_pack("{s:b, s:f, s:s}", "flagged", 1, "score", (double)ir.score,
@@ -713,6 +736,7 @@ static json_t *up_string(gen *g, const char *text, rg_guard_stats *total) {
     rg_guard_stats st;
     json_t *j = NULL;
     if (rg_guard_redact_vault(s->up_guard, g->vault, text, strlen(text), &b, &st) == RG_OK) {
+        rg__metrics_pii(&s->metrics, RG__PII_UPSTREAM, &st);
         j = json_stringn(b.data ? b.data : "", b.len);
         for (int k = 0; k < RG_PII__COUNT; k++) total->count[k] += st.count[k];
         total->total += st.total;

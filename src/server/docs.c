@@ -192,6 +192,7 @@ static void doc_run(rg__job *job) {
             json_decref(rj);
         json_decref(set);
     }
+    rg__metrics_pii(&s->metrics, RG__PII_INGEST, &total);
     rg__job_set_findings(job, &total);
     rg__job_cite(job, doc_id);
     rg__job_finish_json(job, 201, o);

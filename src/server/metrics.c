@@ -37,6 +37,21 @@ void rg__metrics_request(rg__metrics *m, rg__route r, int status, double seconds
     atomic_fetch_add_explicit(&m->requests[r][status_slot(status)], 1, memory_order_relaxed);
 }
 
+void rg__metrics_pii(rg__metrics *m, int stage, const rg_guard_stats *st) {
+    if (!st->total) return;
+    for (int k = 0; k < RG_PII__COUNT; k++)
+        if (st->count[k]) atomic_fetch_add_explicit(&m->pii[stage][k], st->count[k], memory_order_relaxed);
+}
+
+void rg__metrics_injection(rg__metrics *m, int dropped, size_t n) {
+    if (n) atomic_fetch_add_explicit(&m->injection[dropped ? 1 : 0], n, memory_order_relaxed);
+}
+
+void rg__metrics_filter(rg__metrics *m, const uint32_t counts[3]) {
+    for (int i = 0; i < 3; i++)
+        if (counts[i]) atomic_fetch_add_explicit(&m->filter[i], counts[i], memory_order_relaxed);
+}
+
 static void render_hist(rg_buf *out, const char *name, const char *labels, rg__hist *h) {
     uint64_t cum = 0;
     const char *sep = *labels ? "," : "";
@@ -112,4 +127,29 @@ void rg__metrics_render(rg__metrics *m, rg_buf *out) {
         for (int d = 0; d < 2; d++)
             rg_buf_printf(out, "ragd_tool_calls_total{tool=\"%s\",result=\"%s\"} %" PRIu64 "\n",
                           rg__builtin_name(i), d ? "denied" : "run", atomic_load(&m->tool_calls[i][d]));
+    /* guard: every type is listed (0 included) so a dashboard sees the series */
+    rg_buf_puts(out, "# HELP ragd_guard_pii_redactions_total PII values replaced, by stage (ingest: "
+                     "documents added through the API to a collection with redaction on; upstream: "
+                     "prompts sent to --upstream) and type.\n"
+                     "# TYPE ragd_guard_pii_redactions_total counter\n");
+    static const char *const stage[2] = {"ingest", "upstream"};
+    for (int st = 0; st < 2; st++)
+        for (int k = 0; k < RG_PII__COUNT; k++)
+            rg_buf_printf(out, "ragd_guard_pii_redactions_total{stage=\"%s\",type=\"%s\"} %" PRIu64 "\n",
+                          stage[st], rg_pii_type_name((rg_pii_type)k), atomic_load(&m->pii[st][k]));
+    rg_buf_printf(out,
+                  "# HELP ragd_guard_injection_chunks_total Retrieved chunks scored as prompt "
+                  "injection: flagged in the citations, or dropped (--drop-injected).\n"
+                  "# TYPE ragd_guard_injection_chunks_total counter\n"
+                  "ragd_guard_injection_chunks_total{action=\"flagged\"} %" PRIu64 "\n"
+                  "ragd_guard_injection_chunks_total{action=\"dropped\"} %" PRIu64 "\n"
+                  "# HELP ragd_guard_output_filter_total Output filter actions (--filter, "
+                  "--redact-output) on generated text.\n"
+                  "# TYPE ragd_guard_output_filter_total counter\n"
+                  "ragd_guard_output_filter_total{action=\"flag\"} %" PRIu64 "\n"
+                  "ragd_guard_output_filter_total{action=\"mask\"} %" PRIu64 "\n"
+                  "ragd_guard_output_filter_total{action=\"block\"} %" PRIu64 "\n",
+                  atomic_load(&m->injection[0]), atomic_load(&m->injection[1]),
+                  atomic_load(&m->filter[RG_FILTER_FLAG]), atomic_load(&m->filter[RG_FILTER_MASK]),
+                  atomic_load(&m->filter[RG_FILTER_BLOCK]));
 }

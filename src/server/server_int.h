@@ -65,7 +65,20 @@ typedef struct rg__metrics {
     _Atomic int64_t queue_depth, inflight, jobs_running;
     _Atomic uint64_t client_disconnects;
     _Atomic uint64_t tool_calls[3][2]; /* [RG__BT_*][0 run, 1 denied] */
+    /* guard: PII values replaced, by stage and type; retrieved chunks
+     * flagged as prompt injection [0 flagged and kept, 1 dropped]; output
+     * filter actions [RG_FILTER_FLAG/MASK/BLOCK] */
+    _Atomic uint64_t pii[2][RG_PII__COUNT];
+    _Atomic uint64_t injection[2];
+    _Atomic uint64_t filter[3];
 } rg__metrics;
+
+/* Stages at which the server replaces PII: documents added through the API
+ * of a collection with "redact" on, prompts sent to --upstream. */
+enum { RG__PII_INGEST = 0, RG__PII_UPSTREAM = 1 };
+void rg__metrics_pii(rg__metrics *m, int stage, const rg_guard_stats *st);
+void rg__metrics_injection(rg__metrics *m, int dropped, size_t n);
+void rg__metrics_filter(rg__metrics *m, const uint32_t counts[3]);
 
 void rg__hist_observe(rg__hist *h, double seconds);
 void rg__metrics_request(rg__metrics *m, rg__route r, int status, double seconds);

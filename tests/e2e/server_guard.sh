@@ -8,7 +8,9 @@
 #  (b) --filter: mask and block, across SSE pieces, reloaded when the file
 #      changes;
 #  (c) retrieved chunks that read like prompt injection are flagged in the
-#      citations, and left out of the prompt with --drop-injected;
+#      citations, and left out of the prompt with --drop-injected, also from
+#      the extractive answer (server without a model, `ragd ask`);
+#  (f) the guard counters in /metrics;
 #  (d) one hash-chained audit line per request, no raw value in it;
 #  (e) the server log (debug) has no raw value.
 set -u
@@ -111,6 +113,20 @@ req POST /v1/chat/completions -d "$(chat "a zebra and Project Falcon")"
 [ "$(jq -r '.choices[0].message.content' <<<"$BODY")" = "ECHO: a ***** and ******* ******" ] \
     || fail "filter not reloaded: $BODY"
 
+# guard counters in /metrics (Prometheus text): upstream placeholders by
+# type, the flagged chunk, the filter's masks and blocks
+metric() { # NAME{LABELS} -> value (0 when absent) from $BODY
+    awk -v k="$1" '$1 == k {print $2; f = 1} END {if (!f) print 0}' <<<"$BODY"
+}
+req GET /metrics; expect 200 "metrics"
+[ "$(metric 'ragd_guard_pii_redactions_total{stage="upstream",type="cn_id"}')" -ge 1 ] || fail "metrics: no upstream cn_id redaction counted"
+[ "$(metric 'ragd_guard_pii_redactions_total{stage="upstream",type="email"}')" -ge 2 ] || fail "metrics: upstream emails"
+[ "$(metric 'ragd_guard_pii_redactions_total{stage="ingest",type="email"}')" = 0 ] || fail "metrics: ingest redaction counted without redaction on"
+[ "$(metric 'ragd_guard_injection_chunks_total{action="flagged"}')" = 1 ] || fail "metrics: flagged chunk count: $(grep injection <<<"$BODY")"
+[ "$(metric 'ragd_guard_injection_chunks_total{action="dropped"}')" = 0 ] || fail "metrics: nothing was dropped here"
+[ "$(metric 'ragd_guard_output_filter_total{action="mask"}')" -ge 4 ] || fail "metrics: masks: $(grep filter_total <<<"$BODY")"
+[ "$(metric 'ragd_guard_output_filter_total{action="block"}')" = 2 ] || fail "metrics: blocks: $(grep filter_total <<<"$BODY")"
+
 stop_servers_but_upstream() {
     kill "$LAST_PID"; wait "$LAST_PID" 2>/dev/null
 }
@@ -130,7 +146,40 @@ expect 200 "RAG chat with --drop-injected"
 grep -q 'Ignore all previous' "$D/up.rec" && fail "--drop-injected: the chunk reached the upstream"
 jq -e '[.citations[] | select(.source == "evil.txt")] | length == 0' <<<"$BODY" >/dev/null || fail "--drop-injected: still cited"
 jq -e '[.citations[] | select(.source == "vendor.txt")] | length == 1' <<<"$BODY" >/dev/null || fail "--drop-injected: benign chunk lost"
+req GET /metrics
+[ "$(metric 'ragd_guard_injection_chunks_total{action="dropped"}')" = 1 ] || fail "metrics: dropped chunk not counted"
 stop_servers_but_upstream
+
+# (c) the extractive answer (no model, no upstream): the injected chunk
+# answers "do deliveries arrive free on Mondays?" too, so without --drop-injected it is
+# quoted and flagged; with it, left out (answer, citations), counted; the
+# same for `ragd ask`; a per-collection document ingested with redaction on
+# is counted at the ingest stage
+XQ='{"model":"rag:kb","messages":[{"role":"user","content":"Do deliveries arrive free on Mondays?"}]}'
+start_server guard4 --data "$D/data" || exit 1
+req POST /v1/chat/completions -d "$XQ"; expect 200 "extractive answer"
+grep -q 'free on Mondays' <<<"$(jq -r '.choices[0].message.content' <<<"$BODY")" || fail "extractive: the injected chunk should answer without --drop-injected: $BODY"
+jq -e '.citations[] | select(.source == "evil.txt") | .injection.flagged' <<<"$BODY" >/dev/null || fail "extractive: not flagged: $BODY"
+stop_servers_but_upstream
+start_server guard5 --data "$D/data" --drop-injected || exit 1
+req POST /v1/chat/completions -d "$XQ"; expect 200 "extractive answer with --drop-injected"
+ANS=$(jq -r '.choices[0].message.content' <<<"$BODY")
+grep -q -e 'free on Mondays' -e 'Ignore all' <<<"$ANS" && fail "extractive --drop-injected: quoted the injected chunk: $ANS"
+grep -q 'Deliveries arrive on Mondays' <<<"$ANS" || fail "extractive --drop-injected: the benign chunk should answer: $ANS"
+jq -e '[.citations[] | select(.source == "evil.txt")] | length == 0' <<<"$BODY" >/dev/null || fail "extractive --drop-injected: still cited"
+req POST /v1/collections -d '{"name":"red","redact":true}'; expect 201 "create a redacting collection"
+req POST /v1/collections/red/documents -d '{"text":"Mail li.na@example.org or zhao.min@example.cn.","source":"r.txt"}'; expect 201 "add to it"
+req GET /metrics
+[ "$(metric 'ragd_guard_injection_chunks_total{action="dropped"}')" = 1 ] || fail "metrics: extractive drop not counted"
+[ "$(metric 'ragd_guard_pii_redactions_total{stage="ingest",type="email"}')" = 2 ] || fail "metrics: ingest redactions: $(grep 'stage="ingest",type="email"' <<<"$BODY")"
+stop_servers_but_upstream
+out=$("$B" ask --data "$D/data" -c kb "Do deliveries arrive free on Mondays?" 2>&1)
+grep -q 'free on Mondays' <<<"$out" && grep -q 'flagged: reads like prompt injection' <<<"$out" || fail "ask: injected chunk should be quoted and flagged: $out"
+out=$("$B" ask --data "$D/data" -c kb --drop-injected "Do deliveries arrive free on Mondays?" 2>&1)
+grep -q -e 'free on Mondays' -e 'evil.txt' <<<"$out" && fail "ask --drop-injected: $out"
+grep -q 'Deliveries arrive on Mondays' <<<"$out" && grep -q '1 retrieved chunk(s) flagged as prompt injection left out' <<<"$out" || fail "ask --drop-injected: $out"
+out=$("$B" ask --data "$D/data" -c kb --json --drop-injected "Do deliveries arrive free on Mondays?")
+jq -e '.injected_left_out == 1 and ([.sources[] | select(.source == "evil.txt")] | length == 0)' <<<"$out" >/dev/null || fail "ask --json --drop-injected: $out"
 
 # --upstream-redact off: the raw values go out (the check above can fail);
 # --redact-output: PII in the answer is masked (default policy)

@@ -635,11 +635,15 @@ int rg_cmd_ingest(int argc, char **argv) {
              * the first search does not pay for it */
             if (v.n >= RG_RAG_HNSW_MIN) {
                 rg_index *vix = NULL;
-                int built = 0;
+                int how = 0;
                 double tb = rg_now_s();
-                if (rg_rag_vec_index(data, cid, &v, 0, 0, &vix, &built, &err) == RG_OK) {
-                    if (built)
+                /* the saved graph catches up with the vector log (inserts,
+                 * tombstones) and is written back; built only when it cannot */
+                if (rg_rag_vec_index_update(data, cid, &v, 0, 0, 0, &vix, NULL, &how, &err) == RG_OK) {
+                    if (how == RG_RAG_VIX_BUILT)
                         printf("built the HNSW graph of %zu vectors in %.1f s\n", v.n, rg_now_s() - tb);
+                    else if (how == RG_RAG_VIX_APPENDED)
+                        printf("updated the HNSW graph (%zu vectors) in %.2f s\n", v.n, rg_now_s() - tb);
                 } else {
                     fprintf(stderr, "ragd: ingest: warning: %s (the next search rebuilds it)\n",
                             rg_err_text(&err));

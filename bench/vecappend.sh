@@ -11,13 +11,14 @@
 # Peers: Qdrant and hnswlib insert into a live graph (O(log N) per vector);
 # there is no published figure for this shape, so the old binary is the
 # comparison.  Model: the fixture tiny BERT (dim 128, random weights).
-#   RAGD_BENCH_FILES=N  corpus files (default 2200, ~22k chunks)
+#   RAGD_BENCH_FILES=N  corpus files (default 2300, ~20.7k chunks: above the
+#                       20k HNSW threshold, so the graph exists before the adds)
 set -u
 B=${RAGD_BIN:-$PWD/ragd}
 OLD=${RAGD_BASE_BIN:-}
 T=${RAGD_BENCH_TMP:-$(mktemp -d)}/vecappend
 M=${RAGD_SHARED:-../shared}/fixtures/models/tiny-bert-f32.gguf
-NF=${RAGD_BENCH_FILES:-2200}
+NF=${RAGD_BENCH_FILES:-2300}
 [ -f "$M" ] || { echo "skip: $M absent"; exit 0; }
 command -v curl >/dev/null && command -v jq >/dev/null || { echo "skip: curl and jq are needed"; exit 0; }
 M=$(realpath "$M")
@@ -94,8 +95,10 @@ bench_one() { # label, binary
     local c0 c1
     c0=$(awk '{print $14 + $15}' /proc/$pid/stat)
     t0=$(now)
-    for i in $(seq 0 99); do
-        curl -s -o /dev/null -w '' -X POST "$U/documents" --data-binary @"$T/api/$i.json"
+    local first_id
+    first_id=$(curl -s -X POST "$U/documents" --data-binary @"$T/api/0.json" | jq -r .id)
+    for i in $(seq 1 99); do
+        curl -s -o /dev/null -X POST "$U/documents" --data-binary @"$T/api/$i.json"
     done
     local posts
     posts=$(el "$t0")
@@ -113,10 +116,19 @@ bench_one() { # label, binary
     done
     local inter
     inter=$(el "$t0")
+    # deletes: 10 documents (ids of the first POSTs), then a search (before:
+    # a graph rebuild; after: tombstones)
+    t0=$(now)
+    for i in $(seq 0 9); do
+        curl -s -o /dev/null -X DELETE "$U/documents/$((first_id + i))"
+    done
+    curl -s -o /dev/null -X POST "$U/search" -d "$q"
+    local dels
+    dels=$(el "$t0")
     kill $pid
     wait $pid 2>/dev/null
-    printf '%-5s server: first search %.2f s; 100 POSTs %.2f s (%.1f ms each); next search %.2f s; CPU for both %.2f s; 10 x (POST + search) %.2f s\n' \
-        "$label" "$first" "$posts" "$(echo "$posts * 10" | bc -l)" "$s1" "$(echo "($c1 - $c0) / $tk" | bc -l)" "$inter"
+    printf '%-5s server: first search %.2f s; 100 POSTs %.2f s (%.1f ms each); next search %.2f s; CPU for both %.2f s; 10 x (POST + search) %.2f s; 10 DELETEs + search %.2f s\n' \
+        "$label" "$first" "$posts" "$(echo "$posts * 10" | bc -l)" "$s1" "$(echo "($c1 - $c0) / $tk" | bc -l)" "$inter" "$dels"
     ls -la "$D/index" | awk '/vec-|hnsw-/ {printf "      %s %d bytes\n", $9, $5}'
 }
 

@@ -13,8 +13,8 @@
 #    chunk ids: every committed document has its vectors, deleted ones none.
 # Each run adds 16 files, modifies one and removes one (--prune), so adds,
 # replacements and deletes are all logged.
-# Odd runs are killed at any moment, even runs after the commits (while
-# the new chunks are embedded and appended).  RAGD_KILL_RUNS (default 12).
+# Odd runs are killed at any moment, even runs in the embedding phase
+# (aimed by an uninterrupted calibration run of the same size).  RAGD_KILL_RUNS (default 12).
 set -u
 B=${RAGD_BIN:-$PWD/ragd}
 T=${RAGD_TEST_TMP:-$(mktemp -d)}
@@ -28,11 +28,11 @@ D=$T/data
 rm -rf "$L" "$D"
 mkdir -p "$L"
 
-mk() { # n: one text file of ~12 short chunks at --chunk-size 64
+mk() { # n: one text file of ~30 short chunks at --chunk-size 64
     awk -v path="$L/doc$1.txt" -v f="$1" 'BEGIN {
         srand(f);
         split("river stone lantern valley policy battery travel hotel warranty screen", w, " ");
-        for (p = 0; p < 12; p++) {
+        for (p = 0; p < 30; p++) {
             printf "Doc %d part %d: the %s near the %s is %d.\n\n", f, p, w[1+int(rand()*10)], w[1+int(rand()*10)], int(rand()*900) > path
         }
     }'
@@ -98,6 +98,18 @@ CID=$(sqlite3 "$D/ragd.db" "SELECT id FROM collections WHERE name='kv'")
 V=$D/index/vec-$CID.vec
 sqlite3 "$D/ragd.db" "SELECT id FROM chunks WHERE collection_id=$CID" > "$T/ever"
 
+# calibration: an uninterrupted run of the same size, to aim the kills of
+# even runs at its embedding phase (the last `embedding took` seconds)
+for k in $(seq 1 16); do mk $((1000 + k)); done
+c0=$(date +%s%N)
+"$B" ingest --data "$D" -c kv --chunk-size 64 --overlap 0 --embed-model "$M" "$L" >"$T/cal.out" 2>&1 ||
+    { cat "$T/cal.out"; echo "calibration ingest failed"; exit 1; }
+TOT=$(( ($(date +%s%N) - c0) / 1000000 ))
+EMB=$(sed -n 's/^embedding took \([0-9.]*\) s/\1/p' "$T/cal.out" | awk '{printf "%d", $1 * 1000}')
+[ "${EMB:-0}" -gt 0 ] || EMB=50
+echo "calibration: ingest ${TOT} ms, of which embedding ${EMB} ms"
+sqlite3 "$D/ragd.db" "SELECT id FROM chunks WHERE collection_id=$CID" >> "$T/ever"
+
 fail=0
 killed=0
 lagging=0
@@ -113,18 +125,11 @@ for run in $(seq 1 "$RUNS"); do
         >"$T/run$run.out" 2>&1 &
     pid=$!
     if [ $((run % 2)) = 1 ]; then
-        # anywhere in the run
-        sleep "0.$(printf '%03d' $((RANDOM % 600)))"
+        ms=$((RANDOM % (TOT + 1)))                         # anywhere in the run
     else
-        # after the commits (the prune's "deleted" line is printed once they
-        # are done): while the new chunks are embedded and appended
-        for _ in $(seq 1 2000); do
-            grep -q '^deleted ' "$T/run$run.out" 2>/dev/null && break
-            kill -0 $pid 2>/dev/null || break
-            sleep 0.005
-        done
-        sleep "0.$(printf '%03d' $((RANDOM % 250)))"
+        ms=$((TOT - EMB + RANDOM % (EMB * 9 / 10 + 1)))    # while embedding and appending
     fi
+    sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
     kill -9 $pid 2>/dev/null && killed=$((killed + 1))
     wait $pid 2>/dev/null
     sqlite3 "$D/ragd.db" "SELECT id FROM chunks WHERE collection_id=$CID" >> "$T/ever"

@@ -736,6 +736,25 @@ rg_status rg_rag_vectors_sync(rg_store *s, const char *data_dir, int64_t cid, rg
     rg_status st = rg_mkdirs(dir, err);
     if (st != RG_OK) return st;
     int fd = lock_open(path);
+    if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
+        /* a read-only data directory: usable when the file is up to date */
+        int eno = errno;
+        rg_rag_vectors v;
+        int64_t gen;
+        st = rg_store_generation(s, cid, &gen, err);
+        if (st != RG_OK) return st;
+        rg_err e2;
+        int loaded = load_path(path, &v, &e2) == RG_OK;
+        if (loaded && !v.damaged && v.generation == gen &&
+            v.dim == rg_embed_dim(e) && !strcmp(v.model, model)) {
+            if (out) *out = v;
+            else rg_rag_vectors_clear(&v);
+            return RG_OK;
+        }
+        if (loaded) rg_rag_vectors_clear(&v);
+        return rg_failf(err, RG_IO, "%s: cannot open for writing (%s) and it is not up to date", path,
+                        strerror(eno));
+    }
     if (fd < 0 && errno != ENOENT)
         return rg_failf(err, RG_IO, "%s: cannot open: %s", path, strerror(errno));
     int done = 0;

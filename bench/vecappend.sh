@@ -75,6 +75,7 @@ bench_one() { # label, binary
     local what
     what=$(echo "$out" | grep -o 'embedded [0-9]* chunks' | head -1)
     echo "$out" | grep -q 'built the HNSW graph' && what="$what, graph rebuilt ($(echo "$out" | grep -o 'graph of [0-9]* vectors in [0-9.]* s'))"
+    echo "$out" | grep -q 'updated the HNSW graph' && what="$what, $(echo "$out" | grep -o 'updated the HNSW graph.*')"
     printf '%-5s cli ingest of 100 documents: %.2f s wall, %.2f s CPU (%s)\n' "$label" "$cli" "$cpu" "$what"
 
     # server

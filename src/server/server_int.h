@@ -347,7 +347,7 @@ typedef struct rg__local_params {
      * token keeps the output a prefix of a sentence of the grammar, and
      * the sentence completes within max_tokens */
     const struct rg_grammar *grammar;
-    int full_masks;    /* mask every step (no sample-first check): benchmarks */
+    int full_masks;    /* mask every step (no candidate checks): benchmarks */
     uint64_t *masks;   /* optional out: full masks computed */
 } rg__local_params;
 /* Called with each generated piece (bytes; may split a code point); a

@@ -3,6 +3,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <string.h>
 
 void rg_sha256(const void *data, size_t len, uint8_t out[32]) {
     unsigned int n = 32;
@@ -50,4 +51,22 @@ int rg_ct_equal(const void *a, const void *b, size_t n) {
     unsigned char d = 0;
     for (size_t i = 0; i < n; i++) d |= x[i] ^ y[i];
     return d == 0;
+}
+
+uint64_t rg_hash_words(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
+    if (i < n) {
+        uint64_t w = 0;
+        memcpy(&w, p + i, n - i);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
+    return h;
 }

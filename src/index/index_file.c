@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "core/file.h"
+#include "core/hash.h"
 #include "core/limits.h"
 #include "index/index_impl.h"
 
@@ -45,30 +46,14 @@
 #define HEADER_BYTES 96u
 #define WBUF (1u << 20)
 
-/* 64-bit checksum over 8-byte words: each step (xor, odd multiply,
- * xorshift) is a bijection of the state, so any single changed word
- * changes the result.  Not cryptographic.  Callers feed multiples of 8
- * bytes except for the last piece. */
+/* 64-bit checksum over 8-byte words (rg_hash_words).  Not cryptographic.
+ * Callers feed multiples of 8 bytes except for the last piece. */
 typedef struct {
     uint64_t h, len;
 } cksum;
 
 static void ck_update(cksum *c, const unsigned char *p, size_t n) {
-    uint64_t h = c->h;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
-        h ^= h >> 29;
-    }
-    if (i < n) {
-        uint64_t w = 0;
-        memcpy(&w, p + i, n - i);
-        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
-        h ^= h >> 29;
-    }
-    c->h = h;
+    c->h = rg_hash_words(c->h, p, n);
     c->len += n;
 }
 

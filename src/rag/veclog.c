@@ -75,21 +75,7 @@ void rg__rag_vec_path(const char *dir, int64_t cid, char *out, size_t cap) {
  * 8x faster than the byte-wise rg_hash64 on multi-MB records).  Not
  * cryptographic. */
 static uint64_t hw(const void *data, size_t n, uint64_t seed) {
-    const unsigned char *p = data;
-    uint64_t h = seed ^ 0x243f6a8885a308d3ull;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
-        h ^= h >> 29;
-    }
-    if (i < n) {
-        uint64_t w = 0;
-        memcpy(&w, p + i, n - i);
-        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
-        h ^= h >> 29;
-    }
+    uint64_t h = rg_hash_words(seed ^ 0x243f6a8885a308d3ull, data, n);
     h = (h ^ (uint64_t)n) * 0xbf58476d1ce4e5b9ull;
     return h ^ (h >> 31);
 }

@@ -13,12 +13,6 @@
 #include "core/cpu.h"
 #include "nn/nn.h"
 
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 typedef struct {
     const char *name;
     int64_t k, n;
@@ -86,9 +80,9 @@ int main(int argc, char **argv) {
             int reps = (int)(3e9 / flop) + 3;
             double best = 1e30;
             for (int r = 0; r < reps; r++) {
-                double t0 = cpu_s();
+                double t0 = rg_cpu_s();
                 rg_nn_matmul(nn, t, w, sh->k, sh->n, x, b, y);
-                double dt = cpu_s() - t0;
+                double dt = rg_cpu_s() - t0;
                 if (dt < best) best = dt;
             }
             if (bi == 0) base = best / (double)b;

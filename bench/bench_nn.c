@@ -69,12 +69,6 @@ static const rg_dtype k_types[] = {RG_DTYPE_F32,  RG_DTYPE_F16,  RG_DTYPE_BF16, 
                                    RG_DTYPE_Q4_0, RG_DTYPE_Q5_0, RG_DTYPE_Q4_K, RG_DTYPE_Q5_K,
                                    RG_DTYPE_Q6_K};
 
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* one thread, weights in L2 (~256 KB), CPU time: GB/s of weights and GFLOP/s */
 static void in_cache(rg_dtype t, int64_t batch, int quick) {
     const int64_t k = 1024, n = 256;
@@ -92,9 +86,9 @@ static void in_cache(rg_dtype t, int64_t batch, int quick) {
     int reps = (int)((quick ? 2e8 : 6e8) / (2.0 * k * n * batch)) + 1;
     double best = 1e30;
     for (int trial = 0; trial < 3; trial++) {
-        double t0 = cpu_s();
+        double t0 = rg_thread_cpu_s();
         for (int r = 0; r < reps; r++) rg_nn_matmul(nn, t, w, k, n, x, batch, y);
-        double dt = (cpu_s() - t0) / reps;
+        double dt = (rg_thread_cpu_s() - t0) / reps;
         if (dt < best) best = dt;
     }
     printf("%-5s %6lld %10.1f %9.1f %9.1f\n", rg_dtype_name(t), (long long)batch, best * 1e6,

@@ -159,12 +159,6 @@ static int kv_main(rg_llm_model *m, int streams, int lo, int hi) {
     return 0;
 }
 
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* T sequences of CTX random tokens, then STEPS decode steps of one token
  * each (what the engine runs when every stream decodes). */
 static int step_main(rg_llm_model *m, int T, int ctx_len, int steps, int threads) {
@@ -188,7 +182,7 @@ static int step_main(rg_llm_model *m, int T, int ctx_len, int steps, int threads
     int32_t *bt = malloc(sizeof(int32_t) * (size_t)T * 3);
     int32_t *bp = bt + T, *bs = bt + 2 * T;
     int8_t *bl = malloc((size_t)T);
-    double pw = rg_now_s(), pc = cpu_s();
+    double pw = rg_now_s(), pc = rg_cpu_s();
     for (int s = 0; s < T; s++) {
         for (int k = 0; k < ctx_len; k++) {
             rng = rng * 6364136223846793005ull + 1442695040888963407ull;
@@ -202,21 +196,21 @@ static int step_main(rg_llm_model *m, int T, int ctx_len, int steps, int threads
         bs[s] = s;
         bl[s] = 1;
     }
-    pw = rg_now_s() - pw, pc = cpu_s() - pc;
+    pw = rg_now_s() - pw, pc = rg_cpu_s() - pc;
     printf("prefill: %d x %d tokens: %.1f tokens/s wall, %.1f tokens per CPU-s\n", T, ctx_len, T * ctx_len / pw,
            T * ctx_len / pc);
     double w = 0, cpu = 0, ws = 0;
     for (int it = 0; it <= steps; it++) { /* step 0 warms up */
         for (int s = 0; s < T; s++) bp[s] = rg_llm_seq_len(c, s);
         rg_llm_batch b = {T, bt, bp, bs, bl};
-        double t0 = rg_now_s(), c0 = cpu_s();
+        double t0 = rg_now_s(), c0 = rg_cpu_s();
         if (rg_llm_decode(c, &b, &e)) {
             fprintf(stderr, "%s\n", e.msg);
             return 1;
         }
         double t1 = rg_now_s();
         for (int s = 0; s < T; s++) bt[s] = rg_llm_argmax(rg_llm_logits(c, s), n_vocab);
-        double t2 = rg_now_s(), c2 = cpu_s();
+        double t2 = rg_now_s(), c2 = rg_cpu_s();
         if (it) w += t2 - t0, cpu += c2 - c0, ws += t2 - t1;
     }
     printf("step: %d sequences at context %d, %d threads: %.1f ms/step wall (%.1f tokens/s), %.1f ms CPU "

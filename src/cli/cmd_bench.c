@@ -29,12 +29,6 @@ static void help(void) {
            "                       full core per thread, for loaded machines)\n");
 }
 
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static uint64_t rng_next(uint64_t *s) {
     *s ^= *s << 13;
     *s ^= *s >> 7;
@@ -144,7 +138,7 @@ int rg_cmd_bench(int argc, char **argv) {
                 /* llama-bench warms tg up with one token only */
                 int nn = r < 0 && test == 1 ? 1 : n;
                 uint64_t t0 = rg_now_ns();
-                double c0 = cpu_s();
+                double c0 = rg_cpu_s();
                 if (test == 0) {
                     if (rg_llm_eval(c, 0, toks, nn, &err)) rc = rg_cli_fail(cmd, &err);
                 } else {
@@ -152,7 +146,7 @@ int rg_cmd_bench(int argc, char **argv) {
                         if (rg_llm_eval(c, 0, &toks[i], 1, &err)) rc = rg_cli_fail(cmd, &err);
                 }
                 double dt = (double)(rg_now_ns() - t0) / 1e9;
-                double dc = cpu_s() - c0;
+                double dc = rg_cpu_s() - c0;
                 if (r >= 0) {
                     ts[r] = nn / dt;
                     tc[r] = nn * threads[ti] / (dc > 0 ? dc : dt);

@@ -31,12 +31,6 @@ typedef struct {
     int threads;
 } timer;
 
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void tm_init(timer *t, int threads) {
     t->wall = t->cpu = 1e30;
     t->threads = threads;
@@ -44,11 +38,11 @@ static void tm_init(timer *t, int threads) {
 
 static void tm_start(timer *t) {
     t->w0 = rg_now_s();
-    t->c0 = cpu_now();
+    t->c0 = rg_cpu_s();
 }
 
 static void tm_stop(timer *t) {
-    double w = rg_now_s() - t->w0, c = (cpu_now() - t->c0) / t->threads;
+    double w = rg_now_s() - t->w0, c = (rg_cpu_s() - t->c0) / t->threads;
     if (w < t->wall) t->wall = w;
     if (c <= 0) c = w;
     if (c < t->cpu) t->cpu = c;

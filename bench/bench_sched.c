@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/stats.h"
 #include "sched/sched.h"
 
 typedef struct {
@@ -48,18 +49,6 @@ static void on_done(void *ud, const rg_sched_result *r) {
     s->done = 1;
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
-}
-
-static int cmpd(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, int n, double q) {
-    if (!n) return 0;
-    qsort(v, (size_t)n, sizeof *v, cmpd);
-    int i = (int)(q * n);
-    return v[i >= n ? n - 1 : i];
 }
 
 static void wait_done(stream *st, int n) {
@@ -308,7 +297,8 @@ int main(int argc, char **argv) {
             for (int k = 0; k < st[i].n_gaps; k++) gaps[ng++] = st[i].gaps[k] * 1e3;
         }
         printf("streams=%d tokens/s=%.1f ttft_p50_ms=%.0f ttft_p99_ms=%.0f itl_p99_ms=%.0f kv_held_per_stored=%.3f\n",
-               streams, total / wall, pct(ttft, streams, 0.5), pct(ttft, streams, 0.99), pct(gaps, ng, 0.99), ratio);
+               streams, total / wall, rg_percentile(ttft, streams, 0.5), rg_percentile(ttft, streams, 0.99),
+               rg_percentile(gaps, ng, 0.99), ratio);
         free(ttft);
         free(gaps);
     }

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/stats.h"
 
 static const char *g_url, *g_key;
 
@@ -202,18 +203,6 @@ static double server_cpu_s(void) {
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-static int cmpd(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, int n, double q) {
-    if (!n) return 0;
-    qsort(v, (size_t)n, sizeof *v, cmpd);
-    int i = (int)(q * n);
-    return v[i >= n ? n - 1 : i];
-}
-
 /* ---- concurrent streams ---- */
 
 typedef struct {
@@ -298,7 +287,8 @@ static int streams_main(int n, int chars, int max_tokens) {
     }
     printf("streams=%d tokens=%d wall_s=%.1f tokens_per_s=%.2f ttft_p50_ms=%.0f ttft_p99_ms=%.0f itl_p99_ms=%.0f "
            "kv_held_per_stored=%.3f (at %.0f tokens stored) failed=%d",
-           n, total, wall, total / wall, pct(ttft, n, 0.5), pct(ttft, n, 0.99), pct(gaps, ng, 0.99), smp->ratio,
+           n, total, wall, total / wall, rg_percentile(ttft, n, 0.5), rg_percentile(ttft, n, 0.99),
+           rg_percentile(gaps, ng, 0.99), smp->ratio,
            smp->best_stored, failed);
     if (cpu > 0) printf(" server_cpu_s=%.1f tokens_per_cpu_s=%.2f", cpu, total / cpu);
     /* decode rate: tokens received while every stream was past its first

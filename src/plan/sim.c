@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/stats.h"
 #include "plan/plan.h"
 
 typedef struct {
@@ -14,19 +15,6 @@ typedef struct {
 static double rnd(uint64_t *s) {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
     return ((*s >> 11) + 0.5) * 0x1.0p-53;
-}
-
-static int cmpd(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, int n, double q) {
-    if (n == 0) return 0;
-    int i = (int)ceil(q * n) - 1;
-    if (i < 0) i = 0;
-    if (i >= n) i = n - 1;
-    return v[i];
 }
 
 void rg_plan_simulate(const rg_plan_profile *p, const rg_plan_model *m, const rg_plan_request *r,
@@ -101,12 +89,10 @@ void rg_plan_simulate(const rg_plan_profile *p, const rg_plan_model *m, const rg
         lat[i] = (q[i].done - q[i].arrive) * 1e3;
         ttft[i] = (q[i].first - q[i].arrive) * 1e3;
     }
-    qsort(lat, (size_t)n, sizeof *lat, cmpd);
-    qsort(ttft, (size_t)n, sizeof *ttft, cmpd);
-    out->p50_ms = pct(lat, n, 0.5);
-    out->p99_ms = pct(lat, n, 0.99);
-    out->ttft_p50_ms = pct(ttft, n, 0.5);
-    out->ttft_p99_ms = pct(ttft, n, 0.99);
+    out->p50_ms = rg_percentile(lat, n, 0.5);
+    out->p99_ms = rg_percentile(lat, n, 0.99);
+    out->ttft_p50_ms = rg_percentile(ttft, n, 0.5);
+    out->ttft_p99_ms = rg_percentile(ttft, n, 0.99);
     out->tokens_per_s = (double)n * G / now;
     out->mean_batch = steps ? busy_batch / steps : 0;
     out->completed = n;

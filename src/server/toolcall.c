@@ -55,9 +55,18 @@ static json_t *find_tool(json_t *tools, const char *name) {
 /* ---------------------------------------------------------------- */
 /* prompt */
 
-rg_status rg__tools_system(int fmt, json_t *tools, rg_buf *o) {
+/* Each tool as compact JSON followed by sep. */
+static void put_each(rg_buf *o, json_t *tools, const char *sep) {
     size_t i;
     json_t *t;
+    json_array_foreach(tools, i, t) {
+        char *s = json_dumps(t, JSON_COMPACT);
+        if (s) rg_buf_printf(o, "%s%s", s, sep);
+        free(s);
+    }
+}
+
+rg_status rg__tools_system(int fmt, json_t *tools, rg_buf *o) {
     rg_status rc = RG_OK;
     switch (fmt) {
     case RG__TF_LLAMA3:
@@ -65,11 +74,7 @@ rg_status rg__tools_system(int fmt, json_t *tools, rg_buf *o) {
                        "with only a JSON object in the format {\"name\": function name, "
                        "\"parameters\": dictionary of argument name and its value}. Do not use "
                        "variables.\n\n");
-        json_array_foreach(tools, i, t) {
-            char *s = json_dumps(t, JSON_COMPACT);
-            if (s) rg_buf_printf(o, "%s\n\n", s);
-            free(s);
-        }
+        put_each(o, tools, "\n\n");
         break;
     case RG__TF_MISTRAL:
         rc = rg_buf_puts(o, "[AVAILABLE_TOOLS] ");
@@ -85,11 +90,7 @@ rg_status rg__tools_system(int fmt, json_t *tools, rg_buf *o) {
         rg_buf_puts(o, "# Tools\n\nYou may call one or more functions to assist with the user "
                        "query.\n\nYou are provided with function signatures within <tools></tools> "
                        "XML tags:\n<tools>\n");
-        json_array_foreach(tools, i, t) {
-            char *s = json_dumps(t, JSON_COMPACT);
-            if (s) rg_buf_printf(o, "%s\n", s);
-            free(s);
-        }
+        put_each(o, tools, "\n");
         rc = rg_buf_puts(o, "</tools>\n\nFor each function call, return a json object with function "
                             "name and arguments within <tool_call></tool_call> XML tags:\n"
                             "<tool_call>\n{\"name\": <function-name>, \"arguments\": "

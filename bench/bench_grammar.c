@@ -48,6 +48,11 @@
 #include "server/server_int.h"
 #include "tok/tok.h"
 
+/* a long document: a list of strings, so the budget rarely ends it early */
+static const char k_schema[] = "{\"type\":\"object\",\"properties\":{\"notes\":{\"type\":\"array\",\"items\":"
+                               "{\"type\":\"string\",\"maxLength\":40},\"minItems\":8,\"maxItems\":64}},"
+                               "\"required\":[\"notes\"]}";
+
 /* Decode speed only: from the first generated token to the last (the
  * prompt's evaluation is left out; runs end at different lengths). */
 static uint64_t cpu_ns(void) { /* the whole process: engine thread and any pool workers */
@@ -201,11 +206,8 @@ static int run_direct(rg_llm_model *m, const rg_grammar_vocab *gv, const rg_tok 
         fprintf(stderr, "bench_grammar: %s\n", err.msg);
         return 1;
     }
-    const char *schema = "{\"type\":\"object\",\"properties\":{\"notes\":{\"type\":\"array\",\"items\":"
-                         "{\"type\":\"string\",\"maxLength\":40},\"minItems\":8,\"maxItems\":64}},"
-                         "\"required\":[\"notes\"]}";
     rg_grammar *g;
-    if (rg_grammar_from_json_schema(schema, strlen(schema), &g, &err) != RG_OK) return 1;
+    if (rg_grammar_from_json_schema(k_schema, strlen(k_schema), &g, &err) != RG_OK) return 1;
     uint8_t *mask = malloc((size_t)nv);
     int max_checks = getenv("BENCH_MAX_CHECKS") ? atoi(getenv("BENCH_MAX_CHECKS")) : RG_GRAMMAR_MAX_CHECKS;
     const char *only = getenv("BENCH_GRAMMAR_MODES");
@@ -420,12 +422,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_grammar: %s\n", err.msg);
         return 1;
     }
-    /* a long document: a list of strings, so the budget rarely ends it early */
-    const char *schema = "{\"type\":\"object\",\"properties\":{\"notes\":{\"type\":\"array\",\"items\":"
-                         "{\"type\":\"string\",\"maxLength\":40},\"minItems\":8,\"maxItems\":64}},"
-                         "\"required\":[\"notes\"]}";
     rg_grammar *g;
-    if (rg_grammar_from_json_schema(schema, strlen(schema), &g, &err) != RG_OK) {
+    if (rg_grammar_from_json_schema(k_schema, strlen(k_schema), &g, &err) != RG_OK) {
         fprintf(stderr, "bench_grammar: %s\n", err.msg);
         return 1;
     }

@@ -30,6 +30,20 @@ stop_servers() {
 }
 trap stop_servers EXIT
 
+# need_openai_npm: the `openai` npm package in a cache shared by the tests
+# (installed once from the registry), on NODE_PATH; exits 77 (skip) when it
+# cannot be had.
+need_openai_npm() {
+    command -v node >/dev/null && command -v npm >/dev/null || { echo "skip: node/npm not installed"; exit 77; }
+    NPM_CACHE=${RAGD_NPM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ragd-e2e-npm}
+    mkdir -p "$NPM_CACHE"
+    if [ ! -f "$NPM_CACHE/node_modules/openai/package.json" ]; then
+        (cd "$NPM_CACHE" && timeout 180 npm install --silent --no-audit --no-fund openai@4 >/dev/null 2>&1) ||
+            { echo "skip: cannot install the openai npm package (registry unreachable?)"; exit 77; }
+    fi
+    export NODE_PATH=$NPM_CACHE/node_modules
+}
+
 FAILS=0
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 

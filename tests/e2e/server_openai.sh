@@ -10,15 +10,8 @@
 # unavailable.
 set -u
 . tests/e2e/server_common.bash
-command -v node >/dev/null && command -v npm >/dev/null || { echo "skip: node/npm not installed"; exit 77; }
 command -v curl >/dev/null || { echo "skip: curl not installed"; exit 77; }
-NPM_CACHE=${RAGD_NPM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ragd-e2e-npm}
-mkdir -p "$NPM_CACHE"
-if [ ! -f "$NPM_CACHE/node_modules/openai/package.json" ]; then
-    (cd "$NPM_CACHE" && timeout 180 npm install --silent --no-audit --no-fund openai@4 >/dev/null 2>&1) ||
-        { echo "skip: cannot install the openai npm package (registry unreachable?)"; exit 77; }
-fi
-export NODE_PATH=$NPM_CACHE/node_modules
+need_openai_npm
 
 D=$TMP/oai
 mkdir -p "$D"

@@ -8,16 +8,9 @@
 # package is cached outside the repository, as in server_openai.sh).
 set -u
 . tests/e2e/server_common.bash
-command -v node >/dev/null && command -v npm >/dev/null || { echo "skip: node/npm not installed"; exit 77; }
 M=${RAGD_SHARED:-../shared}/fixtures/models/tiny-llama-q8_0.gguf
 [ -f "$M" ] || { echo "skip: $M absent"; exit 77; }
-NPM_CACHE=${RAGD_NPM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ragd-e2e-npm}
-mkdir -p "$NPM_CACHE"
-if [ ! -f "$NPM_CACHE/node_modules/openai/package.json" ]; then
-    (cd "$NPM_CACHE" && timeout 180 npm install --silent --no-audit --no-fund openai@4 >/dev/null 2>&1) ||
-        { echo "skip: cannot install the openai npm package (registry unreachable?)"; exit 77; }
-fi
-export NODE_PATH=$NPM_CACHE/node_modules
+need_openai_npm
 D=$TMP/oaitools
 mkdir -p "$D"
 cat >"$D/client.js" <<'JS'
